@@ -1,0 +1,35 @@
+using Pipeline.Campaigns;
+using Pipeline.Core;
+
+namespace Pipeline.Functions.GenerateCampaign;
+
+/// <summary>
+/// Stage 5: the centroid summary (<c>centroids.csv</c>) and, per segment, a title, a persona and a next marketing
+/// step (<c>campaign.json</c>, <c>campaign.md</c>); completes the run.
+/// </summary>
+[PipelineFunction(Stages.GenerateCampaign, TriggeredBy = Topics.ChartRendered, Publishes = Topics.RunCompleted)]
+public sealed class Function(StageExecutor stage, SegmentModelStore models, ICampaignWriter writer, IBucket bucket) : IPipelineFunction
+{
+    public Task HandleAsync(PipelineMessage message, CancellationToken cancellationToken) =>
+        stage.RunAsync<ChartRendered>(Stages.GenerateCampaign, message, async (chart, ct) =>
+        {
+            var runId = chart.RunId;
+            var model = await models.ReadAsync(chart.ModelObject, ct);
+            var centroids = CentroidSummary.Build(model, chart.Segments);
+            await bucket.WriteAsync(BucketLayout.Centroids(runId), CentroidSummary.ToCsv(centroids), ContentTypes.Csv, null, ct);
+
+            var prompt = CampaignPrompt.Build(centroids);
+            var draft = await writer.WriteAsync(new CampaignRequest(runId, centroids, prompt), ct);
+            var document = new CampaignDocument(runId, draft.Writer, draft.Model, prompt, draft.Segments, centroids);
+            await bucket.WriteAsync(BucketLayout.CampaignJson(runId), Core.PipelineJson.Serialize(document, indented: true), ContentTypes.Json, null, ct);
+            await bucket.WriteAsync(BucketLayout.CampaignMarkdown(runId), CampaignMarkdown.Render(document), ContentTypes.Markdown, null, ct);
+
+            var files = BucketLayout.Files(runId);
+            return new StageResult(
+                Topics.RunCompleted,
+                new RunCompleted(runId, chart.Parameters, files),
+                Files: files,
+                Notes: draft.Notes,
+                CompletesRun: true);
+        }, cancellationToken);
+}

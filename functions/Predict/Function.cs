@@ -1,0 +1,22 @@
+using Pipeline.Core;
+
+namespace Pipeline.Functions.Predict;
+
+/// <summary>Stage 3: a segment for every customer (not only the held-out ones), written as <c>predictions.parquet</c>.</summary>
+[PipelineFunction(Stages.Predict, TriggeredBy = Topics.ModelTrained, Publishes = Topics.PredictionsReady)]
+public sealed class Function(StageExecutor stage, ISegmentationEngine engine, SegmentModelStore models) : IPipelineFunction
+{
+    public Task HandleAsync(PipelineMessage message, CancellationToken cancellationToken) =>
+        stage.RunAsync<ModelTrained>(Stages.Predict, message, async (trained, ct) =>
+        {
+            var model = await models.ReadAsync(trained.ModelObject, ct);
+            var sizes = await engine.PredictAsync(trained.Parameters, model, ct);
+            var predictions = BucketLayout.Predictions(trained.RunId);
+
+            return new StageResult(
+                Topics.PredictionsReady,
+                new PredictionsReady(trained.RunId, trained.Parameters, trained.ModelObject, predictions, sizes),
+                Metrics: new Dictionary<string, double> { ["predicted_customers"] = sizes.Sum(s => s.Customers) },
+                Files: new Dictionary<string, string> { ["predictions"] = predictions });
+        }, cancellationToken);
+}

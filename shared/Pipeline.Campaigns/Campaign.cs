@@ -1,0 +1,42 @@
+using Pipeline.Core;
+
+namespace Pipeline.Campaigns;
+
+/// <summary>One row of <c>centroids.csv</c>: a segment's centroid in original units, its size and share.</summary>
+public sealed record CentroidSummaryRow(
+    int CentroidId,
+    string Segment,
+    double AverageSpend,
+    double CountOrders,
+    double DaysSinceLastOrder,
+    long Customers,
+    double Share,
+    RfmScore Score);
+
+/// <summary>What a campaign writer is asked: the centroid table, and the lab's prompt built from it.</summary>
+public sealed record CampaignRequest(string RunId, IReadOnlyList<CentroidSummaryRow> Centroids, string Prompt);
+
+/// <summary>Per segment: a title, a persona and the next marketing step.</summary>
+public sealed record CampaignSegment(int CentroidId, string Title, string Persona, string NextMarketingStep);
+
+/// <summary>What a writer produced, and which writer and model produced it.</summary>
+/// <param name="Notes">What the manifest should say, e.g. that an LLM answer was rejected and the offline text used.</param>
+public sealed record CampaignDraft(string Writer, string? Model, IReadOnlyList<CampaignSegment> Segments, IReadOnlyList<string> Notes);
+
+/// <summary>
+/// Writes the campaign for a run's segments: the offline rule-based writer by default, an LLM (Vertex AI Gemini,
+/// any OpenAI-compatible endpoint) when one is configured.
+/// </summary>
+public interface ICampaignWriter
+{
+    Task<CampaignDraft> WriteAsync(CampaignRequest request, CancellationToken cancellationToken);
+}
+
+/// <summary><c>campaign.json</c>.</summary>
+public sealed record CampaignDocument(
+    string RunId,
+    string Writer,
+    string? Model,
+    string Prompt,
+    IReadOnlyList<CampaignSegment> Segments,
+    IReadOnlyList<CentroidSummaryRow> Centroids);

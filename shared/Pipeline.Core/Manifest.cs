@@ -1,0 +1,69 @@
+namespace Pipeline.Core;
+
+public enum RunStatus { Running, Completed, Failed }
+
+public enum StageStatus { Running, Completed, Failed }
+
+/// <summary>
+/// <c>runs/{run_id}/manifest.json</c>: the run's status, parameters, per-stage timings, metrics and error.
+/// Each stage updates it with a conditional write, so concurrent writers never lose each other's changes.
+/// </summary>
+public sealed record RunManifest(
+    string RunId,
+    RunStatus Status,
+    RunParameters? Parameters,
+    IReadOnlyDictionary<string, StageRecord> Stages,
+    IReadOnlyDictionary<string, double> Metrics,
+    IReadOnlyDictionary<string, string> Files,
+    IReadOnlyList<string> Notes,
+    DateTimeOffset CreatedAt,
+    DateTimeOffset UpdatedAt,
+    RunError? Error = null)
+{
+    public static RunManifest New(string runId, RunParameters? parameters, DateTimeOffset now) =>
+        new(runId, RunStatus.Running, parameters, new Dictionary<string, StageRecord>(), new Dictionary<string, double>(),
+            new Dictionary<string, string>(), [], now, now);
+}
+
+/// <summary>One stage's record in the manifest.</summary>
+public sealed record StageRecord(
+    StageStatus Status,
+    DateTimeOffset StartedAt,
+    DateTimeOffset? FinishedAt,
+    double? Seconds,
+    int Attempts,
+    string? LastError = null);
+
+/// <summary>Why a run failed, and where; <paramref name="Announced"/> once <c>run-failed</c> was published.</summary>
+public sealed record RunError(string Stage, string Reason, bool Announced = false);
+
+/// <summary><c>latest.json</c>: the last completed run and its files.</summary>
+public sealed record LatestRun(string RunId, DateTimeOffset CompletedAt, IReadOnlyDictionary<string, string> Files);
+
+/// <summary>The bucket layout (CONTRACT.md, "The bucket").</summary>
+public static class BucketLayout
+{
+    public const string Latest = "latest.json";
+    public static string RunPrefix(string runId) => $"runs/{runId}/";
+    public static string Manifest(string runId) => $"runs/{runId}/manifest.json";
+    public static string CustomerStats(string runId) => $"runs/{runId}/customer_stats.parquet";
+    public static string Model(string runId) => $"runs/{runId}/model.json";
+    public static string Predictions(string runId) => $"runs/{runId}/predictions.parquet";
+    public static string Centroids(string runId) => $"runs/{runId}/centroids.csv";
+    public static string Chart(string runId) => $"runs/{runId}/chart.png";
+    public static string CampaignJson(string runId) => $"runs/{runId}/campaign.json";
+    public static string CampaignMarkdown(string runId) => $"runs/{runId}/campaign.md";
+
+    /// <summary>Every output of a completed run, by a short name.</summary>
+    public static IReadOnlyDictionary<string, string> Files(string runId) => new Dictionary<string, string>
+    {
+        ["manifest"] = Manifest(runId),
+        ["customer_stats"] = CustomerStats(runId),
+        ["model"] = Model(runId),
+        ["predictions"] = Predictions(runId),
+        ["centroids"] = Centroids(runId),
+        ["chart"] = Chart(runId),
+        ["campaign_json"] = CampaignJson(runId),
+        ["campaign_md"] = CampaignMarkdown(runId),
+    };
+}

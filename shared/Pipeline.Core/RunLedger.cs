@@ -1,0 +1,131 @@
+using System.Text.Json;
+
+namespace Pipeline.Core;
+
+/// <summary>
+/// Reads and updates runs' manifests and <c>latest.json</c> in the bucket. Every update is a read-modify-write
+/// guarded by the object's generation, retried when another writer got there first.
+/// </summary>
+public sealed class RunLedger(IBucket bucket, TimeProvider clock)
+{
+    private const int MaxAttempts = 50;
+
+    public async Task<RunManifest?> GetAsync(string runId, CancellationToken cancellationToken)
+    {
+        var stored = await bucket.TryReadAsync(BucketLayout.Manifest(runId), cancellationToken);
+        return stored is null ? null : ReadManifest(stored.Content);
+    }
+
+    /// <summary>Applies <paramref name="change"/> to the run's manifest (a new one if there is none) and stores it.</summary>
+    public async Task<RunManifest> UpdateAsync(string runId, RunParameters? parameters,
+        Func<RunManifest, RunManifest> change, CancellationToken cancellationToken)
+    {
+        var name = BucketLayout.Manifest(runId);
+        for (var attempt = 1; ; attempt++)
+        {
+            var stored = await bucket.TryReadAsync(name, cancellationToken);
+            var now = clock.GetUtcNow();
+            var current = stored is null ? RunManifest.New(runId, parameters, now) : ReadManifest(stored.Content);
+            if (current.Parameters is null && parameters is not null) current = current with { Parameters = parameters };
+            var updated = change(current) with { UpdatedAt = now };
+            try
+            {
+                await bucket.WriteAsync(name, PipelineJson.Serialize(updated, indented: true), ContentTypes.Json,
+                    stored?.Generation ?? "0", cancellationToken);
+                return updated;
+            }
+            catch (ConcurrentUpdateException) when (attempt < MaxAttempts)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(Random.Shared.Next(5, 20 * Math.Min(attempt, 10))), cancellationToken);
+            }
+        }
+    }
+
+    /// <summary>The last completed run, or null before the first.</summary>
+    public async Task<LatestRun?> GetLatestAsync(CancellationToken cancellationToken)
+    {
+        var stored = await bucket.TryReadAsync(BucketLayout.Latest, cancellationToken);
+        return stored is null ? null : PipelineJson.Deserialize<LatestRun>(stored.Content);
+    }
+
+    /// <summary>Points <c>latest.json</c> at a run that has completed.</summary>
+    public Task WriteLatestAsync(LatestRun latest, CancellationToken cancellationToken) =>
+        bucket.WriteAsync(BucketLayout.Latest, PipelineJson.Serialize(latest, indented: true), ContentTypes.Json, null, cancellationToken);
+
+    private static RunManifest ReadManifest(byte[] content)
+    {
+        try
+        {
+            return PipelineJson.Deserialize<RunManifest>(content);
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"the manifest is not readable: {e.Message}", e);
+        }
+    }
+}
+
+/// <summary>The manifest changes the stages make.</summary>
+public static class ManifestChanges
+{
+    public static RunManifest StageStarted(this RunManifest manifest, string stage, DateTimeOffset now)
+    {
+        var attempts = manifest.Stages.TryGetValue(stage, out var previous) ? previous.Attempts : 0;
+        return manifest with
+        {
+            Status = RunStatus.Running,
+            Stages = With(manifest.Stages, stage, new StageRecord(StageStatus.Running, now, null, null, attempts + 1)),
+        };
+    }
+
+    public static RunManifest StageAttemptFailed(this RunManifest manifest, string stage, string error)
+    {
+        if (!manifest.Stages.TryGetValue(stage, out var record)) return manifest;
+        return manifest with { Stages = With(manifest.Stages, stage, record with { LastError = error }) };
+    }
+
+    public static RunManifest StageCompleted(this RunManifest manifest, string stage, DateTimeOffset now, StageResult result)
+    {
+        var started = manifest.Stages.TryGetValue(stage, out var record) ? record : new StageRecord(StageStatus.Running, now, null, null, 1);
+        return manifest with
+        {
+            Stages = With(manifest.Stages, stage, started with
+            {
+                Status = StageStatus.Completed,
+                FinishedAt = now,
+                Seconds = Math.Round((now - started.StartedAt).TotalSeconds, 3),
+                LastError = null,
+            }),
+            Metrics = Merge(manifest.Metrics, result.Metrics),
+            Files = Merge(manifest.Files, result.Files),
+            Notes = [.. manifest.Notes, .. (result.Notes ?? []).Where(n => !manifest.Notes.Contains(n))],
+        };
+    }
+
+    public static RunManifest RunCompleted(this RunManifest manifest) => manifest with { Status = RunStatus.Completed };
+
+    public static RunManifest Failed(this RunManifest manifest, string stage, string reason, DateTimeOffset now)
+    {
+        var stages = manifest.Stages;
+        if (stages.TryGetValue(stage, out var record))
+            stages = With(stages, stage, record with
+            {
+                Status = StageStatus.Failed,
+                FinishedAt = now,
+                Seconds = Math.Round((now - record.StartedAt).TotalSeconds, 3),
+                LastError = reason,
+            });
+        return manifest with { Status = RunStatus.Failed, Stages = stages, Error = new RunError(stage, reason) };
+    }
+
+    private static Dictionary<string, TValue> With<TValue>(IReadOnlyDictionary<string, TValue> source, string key, TValue value) =>
+        new(source) { [key] = value };
+
+    private static Dictionary<string, TValue> Merge<TValue>(IReadOnlyDictionary<string, TValue> source,
+        IReadOnlyDictionary<string, TValue>? added)
+    {
+        var merged = new Dictionary<string, TValue>(source);
+        foreach (var (key, value) in added ?? new Dictionary<string, TValue>()) merged[key] = value;
+        return merged;
+    }
+}

@@ -1,0 +1,4 @@
+namespace Pipeline.Embedded;
+
+/// <summary>Marks the assembly.</summary>
+internal static class AssemblyMarker;

@@ -1,0 +1,4 @@
+namespace Pipeline.Gcp;
+
+/// <summary>Marks the assembly.</summary>
+internal static class AssemblyMarker;
