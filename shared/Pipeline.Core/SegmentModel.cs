@@ -40,13 +40,16 @@ public sealed record Standardization(IReadOnlyList<double> Means, IReadOnlyList<
 /// One segment: the centroid in original units, its RFM scores (1–5, 5 best) against the customer population,
 /// and the segment name those scores map to.
 /// </summary>
+/// <param name="EngineCentroidId">The id the training engine gave this centroid (BigQuery ML's centroid_id), when it
+/// differs from the stable <paramref name="CentroidId"/>; predictions map one to the other.</param>
 public sealed record Centroid(
     int CentroidId,
     string Segment,
     double DaysSinceLastOrder,
     double CountOrders,
     double AverageSpend,
-    RfmScore Score)
+    RfmScore Score,
+    int? EngineCentroidId = null)
 {
     public double this[int feature] => feature switch
     {
