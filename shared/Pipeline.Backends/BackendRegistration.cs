@@ -1,11 +1,39 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Pipeline.Campaigns;
+using Pipeline.Core;
+using Pipeline.Embedded;
 
 namespace Pipeline.Backends;
 
-/// <summary>Chooses the backend from configuration (<c>Pipeline:Backend</c>: Embedded or Gcp) and registers it.</summary>
+/// <summary>
+/// Registers what every function needs except the transport's <see cref="IMessagePublisher"/> (the host adds
+/// that): the run ledger and stage protocol, and the backend chosen by <c>Pipeline:Backend</c>.
+/// </summary>
 public static class BackendRegistration
 {
-    public static IServiceCollection AddPipelineBackend(this IServiceCollection services, IConfiguration configuration) =>
-        throw new NotSupportedException("backend registration is not built yet");
+    public static IServiceCollection AddPipelineBackend(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<PipelineOptions>()
+            .Bind(configuration.GetSection(PipelineOptions.SectionName))
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<RunLedger>();
+        services.TryAddSingleton<StageExecutor>();
+        services.TryAddSingleton<SegmentModelStore>();
+
+        var backend = configuration.GetSection(PipelineOptions.SectionName).Get<PipelineOptions>()?.Backend ?? BackendKind.Embedded;
+        switch (backend)
+        {
+            case BackendKind.Embedded:
+                services.AddEmbeddedBackend(configuration);
+                break;
+            default:
+                throw new NotSupportedException($"Pipeline:Backend {backend} is not available in this build");
+        }
+        services.TryAddSingleton<ICampaignWriter, OfflineCampaignWriter>();
+        return services;
+    }
 }

@@ -1,4 +1,0 @@
-namespace Pipeline.Analytics;
-
-/// <summary>Marks the assembly.</summary>
-internal static class AssemblyMarker;

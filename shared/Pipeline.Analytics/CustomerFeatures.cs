@@ -1,0 +1,47 @@
+namespace Pipeline.Analytics;
+
+/// <summary>
+/// Customers' three features (<see cref="Core.Features.All"/> order) in one row-major array, with their user ids:
+/// the compact form K-means works on (24 bytes a customer).
+/// </summary>
+public sealed class CustomerFeatures
+{
+    public const int Dimensions = 3;
+
+    public CustomerFeatures(long[] userIds, double[] values)
+    {
+        if (values.Length != userIds.Length * Dimensions)
+            throw new ArgumentException($"expected {userIds.Length * Dimensions} values for {userIds.Length} customers, got {values.Length}");
+        UserIds = userIds;
+        Values = values;
+    }
+
+    public long[] UserIds { get; }
+    public double[] Values { get; }
+    public int Count => UserIds.Length;
+
+    public ReadOnlySpan<double> Row(int index) => Values.AsSpan(index * Dimensions, Dimensions);
+
+    /// <summary>The rows whose indexes <paramref name="keep"/> selects, in order.</summary>
+    public CustomerFeatures Select(Func<int, bool> keep)
+    {
+        var ids = new List<long>();
+        var values = new List<double>();
+        for (var i = 0; i < Count; i++)
+        {
+            if (!keep(i)) continue;
+            ids.Add(UserIds[i]);
+            values.AddRange(Row(i));
+        }
+        return new CustomerFeatures([.. ids], [.. values]);
+    }
+
+    /// <summary>The values of one feature, sorted: the population a centroid is scored against.</summary>
+    public double[] SortedColumn(int feature)
+    {
+        var column = new double[Count];
+        for (var i = 0; i < Count; i++) column[i] = Values[i * Dimensions + feature];
+        Array.Sort(column);
+        return column;
+    }
+}

@@ -1,0 +1,230 @@
+namespace Pipeline.Analytics;
+
+/// <summary>BigQuery ML's K-means options that the contract fixes, plus how many k-means++ starts to try.</summary>
+public sealed record KMeansOptions
+{
+    /// <summary>BigQuery ML's <c>max_iterations</c> default.</summary>
+    public int MaxIterations { get; init; } = 20;
+
+    /// <summary>BigQuery ML's <c>min_rel_progress</c> default: stop when the loss improves by less than 1 %.</summary>
+    public double MinRelativeProgress { get; init; } = 0.01;
+
+    /// <summary>
+    /// Independent k-means++ starts; the lowest loss wins. One start can settle in a poor local minimum on
+    /// well-separated data, and the result should not depend on a lucky seed.
+    /// </summary>
+    public int Starts { get; init; } = 3;
+}
+
+/// <summary>A fitted K-means: centroids (k × d, row-major, in the units it was fitted in) and the loss.</summary>
+/// <param name="Loss">Mean squared distance of the fitted rows to their nearest centroid.</param>
+public sealed record KMeansResult(double[] Centroids, int K, int Dimensions, int Iterations, double Loss, int Start);
+
+/// <summary>
+/// Lloyd's K-means with k-means++ initialisation and BigQuery ML's stopping rule. Work is split into fixed chunks
+/// whose partial sums are combined in chunk order, so results are identical for identical input and seed however
+/// many cores run it.
+/// </summary>
+public static class KMeans
+{
+    private const int ChunkSize = 16_384;
+
+    public static KMeansResult Fit(double[] points, int dimensions, int k, int seed, KMeansOptions? options = null)
+    {
+        options ??= new KMeansOptions();
+        var n = points.Length / dimensions;
+        if (k < 1) throw new ArgumentOutOfRangeException(nameof(k), "k must be positive");
+        if (n < k) throw new ArgumentException($"{n} rows cannot make {k} clusters");
+
+        KMeansResult? best = null;
+        for (var start = 0; start < Math.Max(1, options.Starts); start++)
+        {
+            var random = new Random(unchecked(seed * 7919 + start * 104729 + 17));
+            var centroids = PlusPlus(points, dimensions, k, random);
+            var result = Lloyd(points, dimensions, k, centroids, options, start);
+            if (best is null || result.Loss < best.Loss) best = result;
+        }
+        return best!;
+    }
+
+    /// <summary>The index of the nearest centroid and the squared distance to it.</summary>
+    public static (int Index, double Distance2) Nearest(ReadOnlySpan<double> point, ReadOnlySpan<double> centroids, int dimensions)
+    {
+        var bestIndex = 0;
+        var bestDistance = double.PositiveInfinity;
+        var k = centroids.Length / dimensions;
+        for (var c = 0; c < k; c++)
+        {
+            var distance = Distance2(point, centroids.Slice(c * dimensions, dimensions));
+            if (distance < bestDistance)
+            {
+                bestDistance = distance;
+                bestIndex = c;
+            }
+        }
+        return (bestIndex, bestDistance);
+    }
+
+    public static double Distance2(ReadOnlySpan<double> a, ReadOnlySpan<double> b)
+    {
+        var sum = 0.0;
+        for (var f = 0; f < a.Length; f++)
+        {
+            var delta = a[f] - b[f];
+            sum += delta * delta;
+        }
+        return sum;
+    }
+
+    private static double[] PlusPlus(double[] points, int d, int k, Random random)
+    {
+        var n = points.Length / d;
+        var centroids = new double[k * d];
+        var first = random.Next(n);
+        Array.Copy(points, first * d, centroids, 0, d);
+
+        var minDistance = new double[n];
+        var chunks = ChunkCount(n);
+        var chunkTotals = new double[chunks];
+        UpdateMinDistances(points, d, centroids.AsMemory(0, d), minDistance, chunkTotals, initialise: true);
+
+        for (var c = 1; c < k; c++)
+        {
+            var total = 0.0;
+            foreach (var t in chunkTotals) total += t;
+            int chosen;
+            if (total <= 0)
+            {
+                chosen = random.Next(n); // every row coincides with a centroid already
+            }
+            else
+            {
+                var target = random.NextDouble() * total;
+                var chunk = 0;
+                while (chunk < chunks - 1 && target >= chunkTotals[chunk])
+                {
+                    target -= chunkTotals[chunk];
+                    chunk++;
+                }
+                var end = Math.Min(n, (chunk + 1) * ChunkSize);
+                chosen = end - 1;
+                for (var i = chunk * ChunkSize; i < end; i++)
+                {
+                    target -= minDistance[i];
+                    if (target < 0 && minDistance[i] > 0)
+                    {
+                        chosen = i;
+                        break;
+                    }
+                }
+            }
+            Array.Copy(points, chosen * d, centroids, c * d, d);
+            UpdateMinDistances(points, d, centroids.AsMemory(c * d, d), minDistance, chunkTotals, initialise: false);
+        }
+        return centroids;
+    }
+
+    private static void UpdateMinDistances(double[] points, int d, ReadOnlyMemory<double> centroid, double[] minDistance,
+        double[] chunkTotals, bool initialise)
+    {
+        var n = minDistance.Length;
+        Parallel.For(0, chunkTotals.Length, chunk =>
+        {
+            var c = centroid.Span;
+            var end = Math.Min(n, (chunk + 1) * ChunkSize);
+            var total = 0.0;
+            for (var i = chunk * ChunkSize; i < end; i++)
+            {
+                var distance = Distance2(points.AsSpan(i * d, d), c);
+                if (initialise || distance < minDistance[i]) minDistance[i] = distance;
+                total += minDistance[i];
+            }
+            chunkTotals[chunk] = total;
+        });
+    }
+
+    private static KMeansResult Lloyd(double[] points, int d, int k, double[] centroids, KMeansOptions options, int start)
+    {
+        var pass = Assign(points, d, k, centroids);
+        var iterations = 0;
+        for (var iteration = 1; iteration <= options.MaxIterations && pass.Loss > 0; iteration++)
+        {
+            var updated = Update(points, d, k, pass);
+            var next = Assign(points, d, k, updated);
+            var progress = (pass.Loss - next.Loss) / pass.Loss;
+            centroids = updated;
+            pass = next;
+            iterations = iteration;
+            if (progress < options.MinRelativeProgress) break;
+        }
+        var n = points.Length / d;
+        return new KMeansResult(centroids, k, d, iterations, pass.Loss / n, start);
+    }
+
+    private static double[] Update(double[] points, int d, int k, AssignmentPass pass)
+    {
+        var updated = new double[k * d];
+        var taken = new HashSet<int>();
+        for (var c = 0; c < k; c++)
+        {
+            if (pass.Counts[c] > 0)
+            {
+                for (var f = 0; f < d; f++) updated[c * d + f] = pass.Sums[c * d + f] / pass.Counts[c];
+                continue;
+            }
+            // An empty cluster restarts at the row farthest from its centroid, which lowers the loss the most.
+            var row = pass.Farthest.FirstOrDefault(r => !taken.Contains(r), pass.Farthest.Count > 0 ? pass.Farthest[0] : 0);
+            taken.Add(row);
+            Array.Copy(points, row * d, updated, c * d, d);
+        }
+        return updated;
+    }
+
+    private sealed record AssignmentPass(double[] Sums, long[] Counts, double Loss, List<int> Farthest);
+
+    private static AssignmentPass Assign(double[] points, int d, int k, double[] centroids)
+    {
+        var n = points.Length / d;
+        var chunks = ChunkCount(n);
+        var sums = new double[chunks][];
+        var counts = new long[chunks][];
+        var losses = new double[chunks];
+        var farthest = new (int Row, double Distance)[chunks];
+        Parallel.For(0, chunks, chunk =>
+        {
+            var s = new double[k * d];
+            var cnt = new long[k];
+            var loss = 0.0;
+            var far = (Row: -1, Distance: -1.0);
+            var end = Math.Min(n, (chunk + 1) * ChunkSize);
+            for (var i = chunk * ChunkSize; i < end; i++)
+            {
+                var point = points.AsSpan(i * d, d);
+                var (index, distance) = Nearest(point, centroids, d);
+                cnt[index]++;
+                for (var f = 0; f < d; f++) s[index * d + f] += point[f];
+                loss += distance;
+                if (distance > far.Distance) far = (i, distance);
+            }
+            sums[chunk] = s;
+            counts[chunk] = cnt;
+            losses[chunk] = loss;
+            farthest[chunk] = far;
+        });
+
+        var totalSums = new double[k * d];
+        var totalCounts = new long[k];
+        var totalLoss = 0.0;
+        for (var chunk = 0; chunk < chunks; chunk++)
+        {
+            for (var j = 0; j < totalSums.Length; j++) totalSums[j] += sums[chunk][j];
+            for (var c = 0; c < k; c++) totalCounts[c] += counts[chunk][c];
+            totalLoss += losses[chunk];
+        }
+        var farRows = farthest.Where(f => f.Row >= 0).OrderByDescending(f => f.Distance).ThenBy(f => f.Row)
+            .Take(k).Select(f => f.Row).ToList();
+        return new AssignmentPass(totalSums, totalCounts, totalLoss, farRows);
+    }
+
+    private static int ChunkCount(int n) => Math.Max(1, (n + ChunkSize - 1) / ChunkSize);
+}

@@ -1,0 +1,78 @@
+using Pipeline.Core;
+
+namespace Pipeline.Analytics;
+
+/// <summary>
+/// The customer population a centroid is scored against: each feature's sorted values or quantiles (BigQuery's
+/// APPROX_QUANTILES(x, 1000), or every value in process).
+/// </summary>
+public sealed record PopulationProfile(
+    IReadOnlyList<double> DaysSinceLastOrder,
+    IReadOnlyList<double> CountOrders,
+    IReadOnlyList<double> AverageSpend)
+{
+    /// <summary>How many quantiles an in-process profile keeps: enough for a percentile rank to 0.1 %.</summary>
+    public const int Quantiles = 1000;
+
+    public static PopulationProfile FromFeatures(CustomerFeatures customers) =>
+        new(QuantilesOf(customers.SortedColumn(0)), QuantilesOf(customers.SortedColumn(1)), QuantilesOf(customers.SortedColumn(2)));
+
+    /// <summary>
+    /// Recency, frequency and monetary percentile ranks (0–1, 1 best) of a point. Recency is better when fewer
+    /// days have passed. Days and orders are whole numbers in the data, so a centroid's value is rounded first:
+    /// a centroid of one-order customers (1.02 orders) ranks among the customers with one order.
+    /// </summary>
+    public (double Recency, double Frequency, double Monetary) Rank(double daysSinceLastOrder, double countOrders, double averageSpend) =>
+        (1 - PercentileRank(DaysSinceLastOrder, Math.Round(daysSinceLastOrder)),
+         PercentileRank(CountOrders, Math.Round(countOrders)),
+         PercentileRank(AverageSpend, averageSpend));
+
+    /// <summary>Scores 1–5 from percentile ranks, as quintiles.</summary>
+    public RfmScore Score(double daysSinceLastOrder, double countOrders, double averageSpend)
+    {
+        var (r, f, m) = Rank(daysSinceLastOrder, countOrders, averageSpend);
+        return new RfmScore(Quintile(r), Quintile(f), Quintile(m));
+    }
+
+    private static int Quintile(double rank) => Math.Clamp(1 + (int)Math.Floor(rank * 5), 1, 5);
+
+    /// <summary>The share of the population below the value, counting ties as half (the mid-rank).</summary>
+    public static double PercentileRank(IReadOnlyList<double> sorted, double value)
+    {
+        if (sorted.Count == 0) return 0.5;
+        var below = LowerBound(sorted, value);
+        var notAbove = UpperBound(sorted, value);
+        return (below + 0.5 * (notAbove - below)) / sorted.Count;
+    }
+
+    private static double[] QuantilesOf(double[] sorted)
+    {
+        if (sorted.Length <= Quantiles + 1) return sorted;
+        var result = new double[Quantiles + 1];
+        for (var q = 0; q <= Quantiles; q++)
+            result[q] = sorted[(int)Math.Round((double)q * (sorted.Length - 1) / Quantiles)];
+        return result;
+    }
+
+    private static int LowerBound(IReadOnlyList<double> sorted, double value)
+    {
+        int low = 0, high = sorted.Count;
+        while (low < high)
+        {
+            var mid = (low + high) / 2;
+            if (sorted[mid] < value) low = mid + 1; else high = mid;
+        }
+        return low;
+    }
+
+    private static int UpperBound(IReadOnlyList<double> sorted, double value)
+    {
+        int low = 0, high = sorted.Count;
+        while (low < high)
+        {
+            var mid = (low + high) / 2;
+            if (sorted[mid] <= value) low = mid + 1; else high = mid;
+        }
+        return low;
+    }
+}

@@ -1,0 +1,87 @@
+using System.Globalization;
+using Pipeline.Core;
+
+namespace Pipeline.Analytics;
+
+/// <summary>
+/// Trains a run's segmentation in process with BigQuery ML's semantics: the deterministic hold-out split,
+/// standardization from the training rows, K-means (k-means++, at most 20 iterations, 1 % early stop, best of
+/// several starts), and ML.EVALUATE's metrics on the held-out customers.
+/// </summary>
+public static class SegmentationTrainer
+{
+    public const string Engine = "embedded-kmeans";
+
+    /// <summary>The candidates for <c>"k": "auto"</c>.</summary>
+    public static IReadOnlyList<int> AutoCandidates { get; } = [2, 3, 4, 5, 6, 7, 8];
+
+    /// <summary>How many training rows auto-k fits each candidate on; the chosen k is then fitted on all rows.</summary>
+    public const int AutoSampleRows = 100_000;
+
+    public static SegmentModel Train(CustomerFeatures customers, RunParameters parameters, SegmentModel? previous,
+        KMeansOptions? options = null)
+    {
+        const int d = CustomerFeatures.Dimensions;
+        var heldOut = new bool[customers.Count];
+        for (var i = 0; i < customers.Count; i++)
+            heldOut[i] = HoldOutSplit.IsHeldOut(customers.UserIds[i], parameters.Seed, parameters.TestFraction);
+        var training = customers.Select(i => !heldOut[i]);
+        var test = customers.Select(i => heldOut[i]);
+
+        var minimum = parameters.K ?? AutoCandidates[0];
+        if (training.Count < minimum)
+            throw new PermanentPipelineException(
+                $"too few customers for k = {minimum}: {customers.Count} customers in the window, {training.Count} of them in the training split");
+
+        var standardization = StandardScaler.Fit(training);
+        var trainingPoints = StandardScaler.Transform(training, standardization);
+        // With very few customers the held-out split can be empty; then the metrics describe the training rows.
+        var evaluationPoints = test.Count > 0 ? StandardScaler.Transform(test, standardization) : trainingPoints;
+
+        var (k, selection) = parameters.K is { } fixedK
+            ? (fixedK, "fixed")
+            : ChooseK(trainingPoints, evaluationPoints, parameters.Seed, options);
+
+        var fit = KMeans.Fit(trainingPoints, d, k, parameters.Seed, options);
+        var metrics = new ModelMetrics(
+            Math.Round(ClusterMetrics.DaviesBouldin(evaluationPoints, fit.Centroids, d), 6),
+            Math.Round(ClusterMetrics.MeanSquaredDistance(evaluationPoints, fit.Centroids, d), 6),
+            Math.Round(fit.Loss, 6));
+        var centroids = Enumerable.Range(0, k)
+            .Select(c => StandardScaler.Inverse(fit.Centroids.AsSpan(c * d, d), standardization))
+            .ToList();
+
+        var draft = new ModelDraft(parameters.RunId, Engine, selection, standardization, centroids, metrics,
+            fit.Iterations, training.Count, test.Count, parameters.Seed);
+        return SegmentModelBuilder.Build(draft, PopulationProfile.FromFeatures(customers), previous);
+    }
+
+    /// <summary>
+    /// The model-selection rule for "auto": fit each candidate k on (a sample of) the training rows and keep the
+    /// one with the lowest Davies–Bouldin index on the held-out rows; ties go to the smaller k.
+    /// </summary>
+    private static (int K, string Selection) ChooseK(double[] training, double[] evaluation, int seed, KMeansOptions? options)
+    {
+        const int d = CustomerFeatures.Dimensions;
+        var rows = training.Length / d;
+        var sample = training;
+        if (rows > AutoSampleRows)
+        {
+            // Every n-th row: deterministic, and the rows are already in no particular order.
+            var step = (double)rows / AutoSampleRows;
+            sample = new double[AutoSampleRows * d];
+            for (var i = 0; i < AutoSampleRows; i++)
+                Array.Copy(training, (int)(i * step) * d, sample, i * d, d);
+        }
+
+        var scores = new List<(int K, double Index)>();
+        foreach (var k in AutoCandidates.Where(k => k <= sample.Length / d))
+        {
+            var fit = KMeans.Fit(sample, d, k, seed, options);
+            scores.Add((k, ClusterMetrics.DaviesBouldin(evaluation, fit.Centroids, d)));
+        }
+        var best = scores.OrderBy(s => Math.Round(s.Index, 9)).ThenBy(s => s.K).First();
+        var table = string.Join(", ", scores.Select(s => string.Create(CultureInfo.InvariantCulture, $"k={s.K}: {s.Index:0.###}")));
+        return (best.K, $"auto: lowest Davies-Bouldin index on held-out customers ({table})");
+    }
+}

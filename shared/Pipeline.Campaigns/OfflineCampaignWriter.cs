@@ -1,0 +1,84 @@
+using System.Globalization;
+using Pipeline.Analytics;
+
+namespace Pipeline.Campaigns;
+
+/// <summary>
+/// The built-in writer used when no LLM is configured: per segment, the segment's name as title, a persona that
+/// follows from its RFM scores and quotes its own numbers, and the next marketing step from an RFM playbook.
+/// Deterministic, offline, and always available as the fallback for an LLM answer that fails validation.
+/// </summary>
+public sealed class OfflineCampaignWriter : ICampaignWriter
+{
+    public const string Name = "offline";
+
+    public Task<CampaignDraft> WriteAsync(CampaignRequest request, CancellationToken cancellationToken) =>
+        Task.FromResult(Write(request));
+
+    public static CampaignDraft Write(CampaignRequest request) =>
+        new(Name, null, request.Centroids.Select(Segment).ToList(), []);
+
+    private static CampaignSegment Segment(CentroidSummaryRow row)
+    {
+        var s = row.Score;
+        var persona = Format(
+            $"{row.Customers:N0} customers ({row.Share:P0} of the base) who last ordered {row.DaysSinceLastOrder:0} days ago on average, placed {row.CountOrders:0.0} orders each and spend ${row.AverageSpend:N2} on average. Recency {s.Recency}/5, frequency {s.Frequency}/5, monetary {s.Monetary}/5: {Recency(s.Recency)}, {Frequency(s.Frequency)}, {Monetary(s.Monetary)}.");
+        return new CampaignSegment(row.CentroidId, row.Segment, persona, NextStep(row));
+    }
+
+    private static string Recency(int score) => score switch
+    {
+        >= 4 => "recently active",
+        3 => "active a while ago",
+        _ => "drifting away",
+    };
+
+    private static string Frequency(int score) => score switch
+    {
+        >= 4 => "frequent buyers",
+        3 => "occasional repeat buyers",
+        _ => "mostly one-time buyers",
+    };
+
+    private static string Monetary(int score) => score switch
+    {
+        >= 4 => "high spenders",
+        3 => "mid-range spenders",
+        _ => "budget-minded",
+    };
+
+    private static string NextStep(CentroidSummaryRow r) => SegmentCatalog.BaseName(r.Segment) switch
+    {
+        SegmentCatalog.Champions => Format(
+            $"Reward, don't discount: invite these {r.Customers:N0} customers to a VIP tier with early access to new arrivals and a referral bonus; at ${r.AverageSpend:N2} a visit they already pay full price."),
+        SegmentCatalog.LoyalCustomers => Format(
+            $"Deepen the habit: a points multiplier on their next order and cross-sell bundles built from their usual categories to lift the ${r.AverageSpend:N2} average."),
+        SegmentCatalog.BigSpenders => Format(
+            $"Turn big baskets into repeat visits: a personal thank-you with a curated premium edit, and a reorder reminder timed before day {Math.Max(14, r.DaysSinceLastOrder):0}."),
+        SegmentCatalog.PotentialLoyalists => Format(
+            $"Convert to loyalty: enrol them in the loyalty programme now, with a second-order incentive that expires in 30 days while their last order ({r.DaysSinceLastOrder:0} days ago) is fresh."),
+        SegmentCatalog.NewCustomers => Format(
+            $"Onboard: a welcome series (brand story, size and care guides, best sellers) and a modest incentive on the second order to move them past {r.CountOrders:0.0} orders."),
+        SegmentCatalog.Promising => Format(
+            $"Build awareness: recommendations based on their first purchase and free shipping over ${Math.Ceiling(r.AverageSpend * 1.2):0} to grow basket size."),
+        SegmentCatalog.BargainHunters => Format(
+            $"Sell value, not discounts: bundle offers and a free-shipping threshold just above their ${r.AverageSpend:N2} average, plus clearance alerts for the categories they buy."),
+        SegmentCatalog.NeedAttention => Format(
+            $"Re-engage before they slip: a limited-time offer on categories they browsed and a short survey on what would bring them back; measure response within 14 days."),
+        SegmentCatalog.AboutToSleep => Format(
+            $"Wake them up: a \"we miss you\" email with popular new arrivals and a small time-boxed discount; {r.DaysSinceLastOrder:0} days since the last order is the moment."),
+        SegmentCatalog.AtRisk => Format(
+            $"Win back valuable regulars: a personalised reactivation offer referencing past favourites, sent by email and paid social retargeting, before the {r.DaysSinceLastOrder:0}-day gap grows."),
+        SegmentCatalog.CantLoseThem => Format(
+            $"Act now on the most valuable lapsed customers: a generous, personal win-back offer and a service call or feedback request; each spent ${r.AverageSpend:N2} on average."),
+        SegmentCatalog.LapsedBigSpenders => Format(
+            $"Recover high-value baskets: show what's new in the premium range with a one-time incentive, and suppress low-margin promotions for them."),
+        SegmentCatalog.Hibernating => Format(
+            $"Reactivate cheaply: include them in seasonal sale campaigns only, with relevant product recommendations; don't spend paid media on {r.Customers:N0} low-engagement customers."),
+        SegmentCatalog.Lost => Format(
+            $"Last try, then let go: one final win-back email with the strongest offer; those who don't respond leave the active mailing list to protect deliverability."),
+        _ => Format($"Test a targeted offer on a sample of these {r.Customers:N0} customers and measure the lift before rolling it out."),
+    };
+
+    private static string Format(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
+}

@@ -1,4 +1,0 @@
-namespace Pipeline.Embedded;
-
-/// <summary>Marks the assembly.</summary>
-internal static class AssemblyMarker;

@@ -1,0 +1,47 @@
+using System.Globalization;
+using DuckDB.NET.Data;
+
+namespace Pipeline.Embedded;
+
+/// <summary>Opens in-memory DuckDB connections set up the way the pipeline needs them: UTC, bounded memory.</summary>
+public static class DuckDb
+{
+    public static DuckDBConnection Open(EmbeddedOptions options)
+    {
+        var connection = new DuckDBConnection("DataSource=:memory:");
+        connection.Open();
+        Execute(connection, "SET TimeZone = 'UTC'");
+        Execute(connection, $"SET threads = {Math.Max(1, Environment.ProcessorCount)}");
+        Execute(connection, $"SET temp_directory = {Literal(Path.Combine(Path.GetTempPath(), "pipeline-duckdb"))}");
+        if (!string.IsNullOrWhiteSpace(options.MemoryLimit))
+            Execute(connection, $"SET memory_limit = {Literal(options.MemoryLimit)}");
+        return connection;
+    }
+
+    public static void Execute(DuckDBConnection connection, string sql, params (string Name, object? Value)[] parameters)
+    {
+        using var command = Command(connection, sql, parameters);
+        command.ExecuteNonQuery();
+    }
+
+    public static T Scalar<T>(DuckDBConnection connection, string sql, params (string Name, object? Value)[] parameters)
+    {
+        using var command = Command(connection, sql, parameters);
+        return (T)Convert.ChangeType(command.ExecuteScalar()!, typeof(T), CultureInfo.InvariantCulture);
+    }
+
+    public static DuckDBCommand Command(DuckDBConnection connection, string sql, params (string Name, object? Value)[] parameters)
+    {
+        var command = connection.CreateCommand();
+        command.CommandText = sql;
+        foreach (var (name, value) in parameters) command.Parameters.Add(new DuckDBParameter(name, value));
+        return command;
+    }
+
+    /// <summary>A SQL string literal, for the few places DuckDB takes no parameter (file paths in COPY, SET).</summary>
+    public static string Literal(string value) => $"'{value.Replace("'", "''", StringComparison.Ordinal)}'";
+
+    /// <summary>A double as a SQL literal that round-trips exactly.</summary>
+    public static string Number(double value) =>
+        double.IsFinite(value) ? value.ToString("R", CultureInfo.InvariantCulture) : throw new ArgumentException($"{value} is not a finite number");
+}

@@ -1,0 +1,86 @@
+using DuckDB.NET.Data;
+using Microsoft.Extensions.Options;
+using Pipeline.Core;
+
+namespace Pipeline.Embedded;
+
+/// <summary>
+/// BuildStats on DuckDB: the contract's statistics (both presets) in SQL over the input order items, written as
+/// <c>customer_stats.parquet</c> (user_id, days_since_last_order, count_orders, average_spend; ordered by user_id).
+/// </summary>
+public sealed class DuckDbStatsBuilder(IOptions<EmbeddedOptions> options, IBucket bucket) : ICustomerStatsBuilder
+{
+    public Task<StatsSummary> BuildAsync(RunParameters parameters, CancellationToken cancellationToken) =>
+        Task.Run(async () =>
+        {
+            using var connection = DuckDb.Open(options.Value);
+            OrderItemsSource.Attach(connection, options.Value.Input);
+            cancellationToken.ThrowIfCancellationRequested();
+
+            DuckDb.Execute(connection, StatsSql(parameters.Metrics),
+                ("window_start", parameters.WindowStart.ToDateTime(TimeOnly.MinValue, DateTimeKind.Utc)),
+                ("window_end", parameters.WindowEnd.ToDateTime(TimeOnly.MinValue, DateTimeKind.Utc)),
+                ("as_of", parameters.AsOf.ToDateTime(TimeOnly.MinValue, DateTimeKind.Utc)));
+            var customers = DuckDb.Scalar<long>(connection, "SELECT count(*) FROM customer_stats");
+            var items = DuckDb.Scalar<long>(connection, "SELECT coalesce(sum(items_counted), 0) FROM customer_stats");
+
+            var statsObject = BucketLayout.CustomerStats(parameters.RunId);
+            await ParquetExport.WriteAsync(connection,
+                "SELECT user_id, days_since_last_order, count_orders, average_spend FROM customer_stats ORDER BY user_id",
+                bucket, statsObject, cancellationToken);
+            return new StatsSummary(customers, items, statsObject);
+        }, cancellationToken);
+
+    /// <summary>
+    /// The statistics of CONTRACT.md, "Customer statistics": the window is half-open in UTC; recency counts days
+    /// from the last counted item's UTC date to as_of.
+    /// </summary>
+    public static string StatsSql(StatsPreset preset) => preset switch
+    {
+        StatsPreset.Rfm => """
+            CREATE OR REPLACE TEMP TABLE customer_stats AS
+            SELECT
+                user_id,
+                date_diff('day', CAST(max(created_at) AS DATE), CAST($as_of AS DATE)) AS days_since_last_order,
+                count(DISTINCT order_id) AS count_orders,
+                sum(sale_price) / count(DISTINCT order_id) AS average_spend,
+                count(*) AS items_counted
+            FROM order_items
+            WHERE created_at >= $window_start AND created_at < $window_end
+              AND status NOT IN ('Cancelled', 'Returned')
+            GROUP BY user_id
+            """,
+        StatsPreset.Lab => """
+            CREATE OR REPLACE TEMP TABLE customer_stats AS
+            SELECT
+                user_id,
+                date_diff('day', CAST(max(created_at) AS DATE), CAST($as_of AS DATE)) AS days_since_last_order,
+                count(order_id) AS count_orders,
+                avg(sale_price) AS average_spend,
+                count(*) AS items_counted
+            FROM order_items
+            WHERE created_at >= $window_start AND created_at < $window_end
+            GROUP BY user_id
+            """,
+        _ => throw new ArgumentOutOfRangeException(nameof(preset)),
+    };
+}
+
+/// <summary>Writes a DuckDB query's result as a Parquet object in the bucket, whole.</summary>
+public static class ParquetExport
+{
+    public static async Task WriteAsync(DuckDBConnection connection, string query, IBucket bucket, string objectName,
+        CancellationToken cancellationToken)
+    {
+        var temporary = Path.Combine(Path.GetTempPath(), $"pipeline-{Guid.NewGuid():N}.parquet");
+        try
+        {
+            DuckDb.Execute(connection, $"COPY ({query}) TO {DuckDb.Literal(temporary)} (FORMAT parquet, COMPRESSION zstd)");
+            await bucket.UploadFileAsync(objectName, temporary, ContentTypes.Parquet, cancellationToken);
+        }
+        finally
+        {
+            if (File.Exists(temporary)) File.Delete(temporary);
+        }
+    }
+}

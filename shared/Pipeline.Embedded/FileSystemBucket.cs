@@ -1,0 +1,137 @@
+using System.Collections.Concurrent;
+using System.Security.Cryptography;
+using Microsoft.Extensions.Options;
+using Pipeline.Core;
+
+namespace Pipeline.Embedded;
+
+/// <summary>
+/// The bucket as a local directory with the same layout as Cloud Storage. Objects are written to a temporary file
+/// beside their place and renamed over it, so a reader sees the old object or the new one, never half. A
+/// conditional write compares a content hash (the "generation") under a lock that other processes honour too.
+/// </summary>
+public sealed class FileSystemBucket : IBucket
+{
+    private static readonly ConcurrentDictionary<string, SemaphoreSlim> Locks = new();
+    private readonly string _root;
+
+    public FileSystemBucket(IOptions<EmbeddedOptions> options) : this(options.Value.BucketDirectory) { }
+
+    public FileSystemBucket(string root)
+    {
+        _root = Path.GetFullPath(root);
+        Directory.CreateDirectory(_root);
+    }
+
+    public string Root => _root;
+
+    public string Describe(string objectName) => PathOf(objectName);
+
+    public async Task<BucketObject?> TryReadAsync(string objectName, CancellationToken cancellationToken)
+    {
+        var path = PathOf(objectName);
+        try
+        {
+            var content = await File.ReadAllBytesAsync(path, cancellationToken);
+            return new BucketObject(content, Generation(content));
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return null;
+        }
+    }
+
+    public async Task<string> WriteAsync(string objectName, ReadOnlyMemory<byte> content, string contentType,
+        string? ifGenerationMatch, CancellationToken cancellationToken)
+    {
+        var path = PathOf(objectName);
+        if (ifGenerationMatch is null)
+        {
+            await ReplaceAsync(path, content, cancellationToken);
+            return Generation(content.Span);
+        }
+
+        var gate = Locks.GetOrAdd(path, _ => new SemaphoreSlim(1, 1));
+        await gate.WaitAsync(cancellationToken);
+        try
+        {
+            using var processLock = await AcquireFileLockAsync(path, cancellationToken);
+            var current = File.Exists(path) ? Generation(await File.ReadAllBytesAsync(path, cancellationToken)) : "0";
+            if (current != ifGenerationMatch) throw new ConcurrentUpdateException(objectName);
+            await ReplaceAsync(path, content, cancellationToken);
+            return Generation(content.Span);
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    public Task UploadFileAsync(string objectName, string localPath, string contentType, CancellationToken cancellationToken)
+    {
+        var path = PathOf(objectName);
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        var temporary = TemporaryPath(path);
+        File.Copy(localPath, temporary, overwrite: true);
+        File.Move(temporary, path, overwrite: true);
+        return Task.CompletedTask;
+    }
+
+    public Task<LocalObject> OpenLocalAsync(string objectName, CancellationToken cancellationToken)
+    {
+        var path = PathOf(objectName);
+        return File.Exists(path)
+            ? Task.FromResult(new LocalObject(path, temporary: false))
+            : throw new PermanentPipelineException($"{path} does not exist");
+    }
+
+    /// <summary>Where a new file is prepared before it is moved in: beside its place, on the same file system.</summary>
+    private static string TemporaryPath(string finalPath) =>
+        Path.Combine(Path.GetDirectoryName(finalPath)!, $".{Path.GetFileName(finalPath)}.{Guid.NewGuid():N}.tmp");
+
+    private static async Task ReplaceAsync(string path, ReadOnlyMemory<byte> content, CancellationToken cancellationToken)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        var temporary = TemporaryPath(path);
+        try
+        {
+            await using (var file = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 64 * 1024, useAsync: true))
+            {
+                await file.WriteAsync(content, cancellationToken);
+                await file.FlushAsync(cancellationToken);
+            }
+            File.Move(temporary, path, overwrite: true);
+        }
+        finally
+        {
+            if (File.Exists(temporary)) File.Delete(temporary);
+        }
+    }
+
+    private async Task<FileStream> AcquireFileLockAsync(string path, CancellationToken cancellationToken)
+    {
+        var lockDirectory = Path.Combine(_root, ".locks");
+        Directory.CreateDirectory(lockDirectory);
+        var lockPath = Path.Combine(lockDirectory, Convert.ToHexString(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(path)))[..32] + ".lock");
+        for (var attempt = 0; ; attempt++)
+        {
+            try
+            {
+                return new FileStream(lockPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 1, FileOptions.DeleteOnClose);
+            }
+            catch (IOException) when (attempt < 2000)
+            {
+                await Task.Delay(5, cancellationToken);
+            }
+        }
+    }
+
+    private string PathOf(string objectName)
+    {
+        if (string.IsNullOrWhiteSpace(objectName) || objectName.StartsWith('/') || objectName.Split('/').Any(part => part is ".." or "." or ""))
+            throw new ArgumentException($"'{objectName}' is not a valid object name", nameof(objectName));
+        return Path.Combine(_root, objectName.Replace('/', Path.DirectorySeparatorChar));
+    }
+
+    private static string Generation(ReadOnlySpan<byte> content) => Convert.ToHexString(SHA256.HashData(content))[..24];
+}
