@@ -22,7 +22,7 @@ public sealed class DuckDbStatsBuilder(IOptions<EmbeddedOptions> options, IBucke
                 ("window_end", parameters.WindowEnd.ToDateTime(TimeOnly.MinValue, DateTimeKind.Utc)),
                 ("as_of", parameters.AsOf.ToDateTime(TimeOnly.MinValue, DateTimeKind.Utc)));
             var customers = DuckDb.Scalar<long>(connection, "SELECT count(*) FROM customer_stats");
-            var items = DuckDb.Scalar<long>(connection, "SELECT coalesce(sum(items_counted), 0) FROM customer_stats");
+            var items = DuckDb.Scalar<long>(connection, "SELECT CAST(coalesce(sum(items_counted), 0) AS BIGINT) FROM customer_stats");
 
             var statsObject = BucketLayout.CustomerStats(parameters.RunId);
             await ParquetExport.WriteAsync(connection,

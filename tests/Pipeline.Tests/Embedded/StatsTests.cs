@@ -1,0 +1,112 @@
+using Microsoft.Extensions.Options;
+using Pipeline.Core;
+using Pipeline.Embedded;
+
+namespace Pipeline.Tests.Embedded;
+
+/// <summary>BuildStats on DuckDB against statistics computed by hand for Fixtures/order_items_small.csv.</summary>
+public sealed class StatsTests : IDisposable
+{
+    private readonly TempDirectory _bucketDirectory = new();
+
+    public void Dispose() => _bucketDirectory.Dispose();
+
+    private static RunParameters Window(StatsPreset preset) =>
+        new("stats-test", new DateOnly(2023, 1, 1), new DateOnly(2023, 2, 1), new DateOnly(2023, 2, 1), 2, preset, 42, 0.2);
+
+    private async Task<(StatsSummary Summary, List<(long User, long Days, long Orders, double Spend)> Rows)> BuildAsync(
+        RunParameters parameters, string input)
+    {
+        var options = Options.Create(new EmbeddedOptions { BucketDirectory = _bucketDirectory.Path, Input = input });
+        var bucket = new FileSystemBucket(options);
+        var summary = await new DuckDbStatsBuilder(options, bucket).BuildAsync(parameters, CancellationToken.None);
+        using var file = await bucket.OpenLocalAsync(summary.StatsObject, CancellationToken.None);
+        using var connection = DuckDb.Open(options.Value);
+        using var command = DuckDb.Command(connection, $"SELECT user_id, days_since_last_order, count_orders, average_spend FROM read_parquet({DuckDb.Literal(file.Path)}) ORDER BY user_id");
+        using var reader = command.ExecuteReader();
+        var rows = new List<(long, long, long, double)>();
+        while (reader.Read()) rows.Add((reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetDouble(3)));
+        return (summary, rows);
+    }
+
+    [Fact]
+    public async Task Rfm_excludes_cancelled_and_returned_items_and_averages_per_order()
+    {
+        var (summary, rows) = await BuildAsync(Window(StatsPreset.Rfm), Fixtures.Path("order_items_small.csv"));
+
+        // user 1: orders 100 (10 + 30) and 101 (20), order 102 cancelled; last counted item 2023-01-20.
+        // user 2: order 200 returned; order 201 (5) on 2023-01-31 23:59:59.
+        // user 3: only 302 (40) at exactly window_start counts; 300 is before, 301 at window_end is excluded.
+        // user 4: only a cancelled item: no row.
+        Assert.Equal([(1L, 12L, 2L, 30.0), (2L, 1L, 1L, 5.0), (3L, 31L, 1L, 40.0)], rows);
+        Assert.Equal(3, summary.Customers);
+        Assert.Equal(5, summary.ItemsCounted);
+        Assert.Equal("runs/stats-test/customer_stats.parquet", summary.StatsObject);
+    }
+
+    [Fact]
+    public async Task Lab_counts_every_status_line_items_and_averages_item_prices()
+    {
+        var (summary, rows) = await BuildAsync(Window(StatsPreset.Lab), Fixtures.Path("order_items_small.csv"));
+
+        Assert.Equal([(1L, 7L, 4L, 40.0), (2L, 1L, 2L, 27.5), (3L, 31L, 1L, 40.0), (4L, 17L, 1L, 25.0)], rows);
+        Assert.Equal(8, summary.ItemsCounted);
+    }
+
+    [Fact]
+    public async Task Recency_is_measured_from_as_of()
+    {
+        var (_, rows) = await BuildAsync(Window(StatsPreset.Rfm) with { AsOf = new DateOnly(2023, 3, 1) }, Fixtures.Path("order_items_small.csv"));
+        Assert.Equal([40L, 29L, 59L], rows.Select(r => r.Days));
+    }
+
+    [Fact]
+    public async Task Parquet_and_DuckDB_inputs_give_the_same_statistics_as_the_CSV()
+    {
+        var csv = Fixtures.Path("order_items_small.csv");
+        var parquet = _bucketDirectory.File("items.parquet");
+        var database = _bucketDirectory.File("items.duckdb");
+        using (var connection = DuckDb.Open(new EmbeddedOptions()))
+        {
+            OrderItemsSource.Attach(connection, csv);
+            DuckDb.Execute(connection, $"COPY (SELECT order_id, user_id, status, created_at, sale_price FROM order_items) TO {DuckDb.Literal(parquet)} (FORMAT parquet)");
+            DuckDb.Execute(connection, $"ATTACH {DuckDb.Literal(database)} AS target");
+            DuckDb.Execute(connection, "CREATE TABLE target.order_items AS SELECT order_id, user_id, status, created_at, sale_price FROM order_items");
+            DuckDb.Execute(connection, "DETACH target");
+        }
+
+        var expected = (await BuildAsync(Window(StatsPreset.Rfm), csv)).Rows;
+        Assert.Equal(expected, (await BuildAsync(Window(StatsPreset.Rfm), parquet)).Rows);
+        Assert.Equal(expected, (await BuildAsync(Window(StatsPreset.Rfm), database)).Rows);
+    }
+
+    [Theory]
+    [InlineData("order_id,user_id,status,created_at\n1,1,Complete,2023-01-05 10:00:00 UTC\n", "lacks the required column sale_price")]
+    [InlineData("order_id,user_id,status,created_at,sale_price\n1,1,Complete,yesterday,10\n", "created_at is not a timestamp such as 2022-03-04 05:06:07 UTC or 2022-03-04T05:06:07Z, e.g. 'yesterday'")]
+    [InlineData("order_id,user_id,status,created_at,sale_price\n1,1,Complete,2023-01-05 10:00:00 UTC,ten\n", "sale_price is not a number, e.g. 'ten'")]
+    [InlineData("order_id,user_id,status,created_at,sale_price\n1,abc,Complete,2023-01-05 10:00:00 UTC,10\n", "user_id is not a whole number, e.g. 'abc'")]
+    [InlineData("order_id,user_id,status,created_at,sale_price\n1,1,Complete,,10\n", "with an empty created_at")]
+    public async Task Bad_input_is_a_permanent_error_naming_the_problem(string csv, string reason)
+    {
+        var input = _bucketDirectory.Write("bad.csv", csv);
+        var error = await Assert.ThrowsAsync<PermanentPipelineException>(() => BuildAsync(Window(StatsPreset.Rfm), input));
+        Assert.Contains(reason, error.Message);
+    }
+
+    [Fact]
+    public async Task A_missing_input_file_is_a_permanent_error()
+    {
+        var error = await Assert.ThrowsAsync<PermanentPipelineException>(() => BuildAsync(Window(StatsPreset.Rfm), _bucketDirectory.File("nope.csv")));
+        Assert.Contains("does not exist", error.Message);
+    }
+
+    [Fact]
+    public async Task A_database_without_order_items_is_a_permanent_error()
+    {
+        var database = _bucketDirectory.File("empty.duckdb");
+        using (var connection = DuckDb.Open(new EmbeddedOptions()))
+            DuckDb.Execute(connection, $"ATTACH {DuckDb.Literal(database)} AS target; CREATE TABLE target.orders(x INTEGER); DETACH target");
+        var error = await Assert.ThrowsAsync<PermanentPipelineException>(() => BuildAsync(Window(StatsPreset.Rfm), database));
+        Assert.Contains("has no order_items table", error.Message);
+    }
+}
