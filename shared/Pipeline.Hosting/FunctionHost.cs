@@ -126,7 +126,7 @@ public static class FunctionHost
     public static IServiceCollection AddPubSubPublisher(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddOptions<PubSubOptions>().Configure(options => PubSubOptions.Apply(options, configuration));
-        services.AddOptions<PipelineOptions>().BindConfiguration(PipelineOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<PipelineOptions>().BindConfiguration(PipelineOptions.SectionName);
         services.AddSingleton(sp => new PubSubRestPublisher(
             sp.GetRequiredService<IOptions<PubSubOptions>>().Value,
             sp.GetRequiredService<IOptions<PipelineOptions>>().Value.TopicPrefix));
