@@ -1,0 +1,98 @@
+using System.Diagnostics;
+using System.Text;
+using Pipeline.Hosting.PubSub;
+
+namespace Pipeline.Emulator.Tests.Support;
+
+/// <summary>
+/// The Pub/Sub emulator that ships with gcloud, started once for the test run on a free loopback port and killed
+/// (with its Java child) at the end. When it cannot start, every test that needs it fails with the reason: these
+/// tests never skip.
+/// </summary>
+public sealed class PubSubEmulator : IAsyncLifetime
+{
+    public const string ProjectId = "test-project";
+
+    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(90);
+    private readonly StringBuilder output = new();
+    private Process? process;
+
+    /// <summary>host:port, what PUBSUB_EMULATOR_HOST would hold.</summary>
+    public string HostPort { get; private set; } = "";
+
+    public PubSubEmulatorAdmin Admin { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+    {
+        var gcloud = FindOnPath("gcloud") ?? throw new InvalidOperationException(
+            "The Pub/Sub emulator tests need gcloud on PATH with the pubsub-emulator and beta components, and Java 11+ " +
+            "(Debian: apt-get install google-cloud-cli google-cloud-cli-pubsub-emulator default-jre-headless).");
+        var port = FreePort.Next();
+        HostPort = $"127.0.0.1:{port}";
+        var start = new ProcessStartInfo(gcloud)
+        {
+            ArgumentList = { "beta", "emulators", "pubsub", "start", $"--host-port={HostPort}", $"--project={ProjectId}", "--quiet" },
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        process = Process.Start(start) ?? throw new InvalidOperationException("gcloud did not start");
+        process.OutputDataReceived += (_, e) => Append(e.Data);
+        process.ErrorDataReceived += (_, e) => Append(e.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+
+        Admin = new PubSubEmulatorAdmin(HostPort, ProjectId);
+        using var timeout = new CancellationTokenSource(StartTimeout);
+        var exited = process.WaitForExitAsync(timeout.Token);
+        var ready = Admin.WaitUntilReadyAsync(StartTimeout, timeout.Token);
+        var first = await Task.WhenAny(ready, exited);
+        if (first == exited || !ready.IsCompletedSuccessfully)
+        {
+            var why = process.HasExited ? $"gcloud exited with code {process.ExitCode}" : $"it did not answer within {StartTimeout.TotalSeconds:0} s";
+            await DisposeAsync();
+            throw new InvalidOperationException(
+                $"The Pub/Sub emulator did not start on {HostPort} ({why}); is Java 11+ installed and the pubsub-emulator " +
+                $"component present? Its output:\n{Output}", ready.Exception);
+        }
+    }
+
+    public string Output
+    {
+        get
+        {
+            lock (output) return output.ToString();
+        }
+    }
+
+    public Task DisposeAsync()
+    {
+        Admin?.Dispose();
+        if (process is { HasExited: false })
+        {
+            // gcloud runs the emulator as a Java child; killing gcloud alone would leave Java listening.
+            process.Kill(entireProcessTree: true);
+            process.WaitForExit(10_000);
+        }
+        process?.Dispose();
+        return Task.CompletedTask;
+    }
+
+    private void Append(string? line)
+    {
+        if (line is null) return;
+        lock (output) output.AppendLine(line);
+    }
+
+    private static string? FindOnPath(string name) =>
+        (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
+            .Select(directory => Path.Combine(directory, name))
+            .FirstOrDefault(File.Exists);
+}
+
+/// <summary>One emulator for every test class that needs it (xunit runs them one after another).</summary>
+[CollectionDefinition(Name)]
+public sealed class EmulatorTests : ICollectionFixture<PubSubEmulator>
+{
+    public const string Name = "Pub/Sub emulator";
+}
