@@ -2,6 +2,7 @@ using System.Globalization;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Pipeline.Core;
 using Pipeline.Hosting.PubSub;
 
@@ -70,8 +71,17 @@ public sealed class EmulatorChain : IAsyncDisposable
                     ["PubSub:EmulatorHost"] = settings.EmulatorHost,
                     ["PubSub:ProjectId"] = settings.ProjectId,
                     ["Pipeline:TopicPrefix"] = settings.TopicPrefix,
+                    // The caller prints where each function listens; five hosts' start-up banners would bury it.
+                    ["Logging:LogLevel:Microsoft.Hosting.Lifetime"] = "Warning",
                 };
-                var app = FunctionHost.Build(declaration.FunctionType, [], configure, functionSettings, overrideServices?.Invoke(declaration));
+                var overrides = overrideServices?.Invoke(declaration);
+                var app = FunctionHost.Build(declaration.FunctionType, [], configure, functionSettings, services =>
+                {
+                    // The process's owner (the serve command, a test) handles Ctrl+C and SIGTERM and stops the chain;
+                    // a console lifetime in each host would race it for the signal.
+                    services.AddSingleton<IHostLifetime, HostedByCaller>();
+                    overrides?.Invoke(services);
+                });
                 await app.StartAsync(cancellationToken);
                 var url = new Uri(app.Urls.First());
                 var subscription = SubscriptionName(settings.TopicPrefix, declaration);
@@ -83,7 +93,7 @@ public sealed class EmulatorChain : IAsyncDisposable
         }
         catch
         {
-            await StopAsync(admin, served);
+            await StopAsync(served);
             admin.Dispose();
             throw;
         }
@@ -91,23 +101,24 @@ public sealed class EmulatorChain : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        await StopAsync(admin, Functions);
+        await StopAsync(Functions);
         admin.Dispose();
     }
 
-    private static async Task StopAsync(PubSubEmulatorAdmin admin, IEnumerable<ServedFunction> functions)
+    private sealed class HostedByCaller : IHostLifetime
+    {
+        public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// Stops the hosts. The subscriptions stay, as on Pub/Sub: what was published meanwhile is pushed once the chain is
+    /// served again (a new <c>serve</c> points them at its ports).
+    /// </summary>
+    private static async Task StopAsync(IEnumerable<ServedFunction> functions)
     {
         foreach (var function in functions)
         {
-            // Without its subscription the emulator would keep pushing to a port nobody listens on.
-            try
-            {
-                await admin.DeleteSubscriptionAsync(function.Subscription, CancellationToken.None);
-            }
-            catch (Exception e) when (e is HttpRequestException or PubSubException)
-            {
-                // The emulator is gone already; nothing is left to push.
-            }
             await function.App.StopAsync(CancellationToken.None);
             await function.App.DisposeAsync();
         }
