@@ -19,10 +19,7 @@ public sealed partial class TerraformConfiguration(JsonObject root)
     /// <summary>Parses every .tf file in <paramref name="directory"/> with infra/tools/hcl2json.mjs.</summary>
     public static TerraformConfiguration Load(string directory)
     {
-        var package = Path.Combine(RepositoryLayout.InfraTools, "node_modules", "@cdktf", "hcl2json");
-        if (!Directory.Exists(package))
-            throw new InvalidOperationException(
-                $"{package} is missing: run `npm ci --prefix infra/tools` (.ci/infra-checks.sh does) before these tests");
+        EnsureTools();
 
         var start = new ProcessStartInfo("node")
         {
@@ -54,6 +51,41 @@ public sealed partial class TerraformConfiguration(JsonObject root)
                 throw new InvalidOperationException($"hcl2json failed on {directory} (exit {node.ExitCode}): {errors.Result}");
             return new TerraformConfiguration(JsonNode.Parse(output.Result)?.AsObject()
                 ?? throw new InvalidOperationException($"hcl2json printed nothing for {directory}"));
+        }
+    }
+
+    private static readonly Lock ToolsGate = new();
+
+    /// <summary>
+    /// Installs infra/tools' pinned packages (npm ci) the first time they are needed, so that `dotnet test` alone
+    /// runs these tests on a machine with Node.js; a missing Node.js fails with a clear message.
+    /// </summary>
+    private static void EnsureTools()
+    {
+        lock (ToolsGate)
+        {
+            var package = Path.Combine(RepositoryLayout.InfraTools, "node_modules", "@cdktf", "hcl2json");
+            if (Directory.Exists(package)) return;
+            var start = new ProcessStartInfo("npm")
+            {
+                ArgumentList = { "ci", "--no-audit", "--no-fund", "--loglevel=error" },
+                WorkingDirectory = RepositoryLayout.InfraTools,
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+            };
+            try
+            {
+                using var npm = Process.Start(start) ?? throw new InvalidOperationException("npm did not start");
+                var errors = npm.StandardError.ReadToEndAsync();
+                _ = npm.StandardOutput.ReadToEndAsync();
+                if (!npm.WaitForExit(TimeSpan.FromMinutes(5)) || npm.ExitCode != 0)
+                    throw new InvalidOperationException($"`npm ci` in {RepositoryLayout.InfraTools} failed: {errors.Result}");
+            }
+            catch (Win32Exception e)
+            {
+                throw new InvalidOperationException(
+                    $"{package} is missing and npm cannot run ({e.Message}): install Node.js, or run `npm ci --prefix infra/tools`", e);
+            }
         }
     }
 
