@@ -1,7 +1,0 @@
-namespace Pipeline.Infra.Tests;
-
-public class PlaceholderTests
-{
-    [Fact]
-    public void Builds() => Assert.True(true);
-}
