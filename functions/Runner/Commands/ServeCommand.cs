@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Runtime.InteropServices;
 using Microsoft.Extensions.Configuration;
 using Pipeline.Backends;
+using Pipeline.Core;
 using Pipeline.Embedded;
 using Pipeline.Hosting;
 using Pipeline.Hosting.PubSub;
@@ -22,8 +23,9 @@ public static class ServeCommand
             DefaultValueFactory = _ => PubSubOptions.LocalProjectId,
         };
         var emulatorHost = new Option<string?>("--emulator-host") { Description = "host:port of the Pub/Sub emulator. Default: $PUBSUB_EMULATOR_HOST." };
-        var input = new Option<string?>("--input") { Description = "order_items file: CSV, Parquet or a DuckDB database with an order_items table." };
-        var output = new Option<string>("--out") { Description = "The bucket directory the functions write to.", DefaultValueFactory = _ => "out" };
+        var input = new Option<string?>("--input", "-i") { Description = "order_items as CSV, Parquet, or a DuckDB database with an order_items table. Default: generated sample data (as for run)." };
+        var output = new Option<string>("--out", "-o") { Description = "The bucket directory the functions write to.", DefaultValueFactory = _ => "./out" };
+        var sampleUsers = new Option<long>("--sample-users") { Description = "Customers in the generated sample when no --input is given.", DefaultValueFactory = _ => 100_000 };
         var basePort = new Option<int>("--base-port")
         {
             Description = "Port of BuildStats; the other functions take the next ones in chain order. 0 picks free ports.",
@@ -35,7 +37,7 @@ public static class ServeCommand
             "Hosts every function over HTTP on loopback and wires them to the Pub/Sub emulator: creates the topics and a push " +
             "subscription per function, then serves until Ctrl+C. Start the emulator first " +
             "(gcloud beta emulators pubsub start --host-port=localhost:8085) and set PUBSUB_EMULATOR_HOST=localhost:8085.");
-        foreach (var option in new Option[] { project, emulatorHost, input, output, basePort, topicPrefix }) command.Options.Add(option);
+        foreach (var option in new Option[] { project, emulatorHost, input, output, sampleUsers, basePort, topicPrefix }) command.Options.Add(option);
 
         command.SetAction(async (ParseResult result, CancellationToken cancellationToken) =>
         {
@@ -48,19 +50,20 @@ public static class ServeCommand
                     "and set PUBSUB_EMULATOR_HOST=localhost:8085 (or pass --emulator-host).");
                 return 2;
             }
+            var bucket = Path.GetFullPath(result.GetValue(output)!);
             var inputFile = result.GetValue(input);
             if (inputFile is not null && !File.Exists(inputFile))
             {
                 await Console.Error.WriteLineAsync($"--input {inputFile} does not exist.");
                 return 2;
             }
+            inputFile ??= await SampleCommand.EnsureSampleAsync(bucket, result.GetValue(sampleUsers), RunParameters.DefaultSeed, cancellationToken);
 
-            var bucket = Path.GetFullPath(result.GetValue(output)!);
             var settings = new EmulatorChainSettings(host, result.GetValue(project)!, result.GetValue(topicPrefix)!, result.GetValue(basePort),
                 PushSubscriptionSettings.Default, new Dictionary<string, string?>
                 {
                     [$"{EmbeddedOptions.SectionName}:{nameof(EmbeddedOptions.BucketDirectory)}"] = bucket,
-                    [$"{EmbeddedOptions.SectionName}:{nameof(EmbeddedOptions.Input)}"] = inputFile is null ? null : Path.GetFullPath(inputFile),
+                    [$"{EmbeddedOptions.SectionName}:{nameof(EmbeddedOptions.Input)}"] = Path.GetFullPath(inputFile),
                 });
 
             // Ctrl+C and SIGTERM stop the hosts gracefully (deliveries in flight finish) instead of ending the process.

@@ -24,7 +24,7 @@ public static class TriggerCommand
         var emulatorHost = new Option<string?>("--emulator-host") { Description = "host:port of the Pub/Sub emulator. Default: $PUBSUB_EMULATOR_HOST; unset means real Pub/Sub." };
         var topicPrefix = new Option<string?>("--topic-prefix") { Description = "Prefix of the topic names. Default: $Pipeline__TopicPrefix." };
         var wait = new Option<bool>("--wait") { Description = "Follow the run's manifest in --out until it completes or fails; exit non-zero if it failed." };
-        var output = new Option<string>("--out") { Description = "The bucket directory the functions write to (for --wait).", DefaultValueFactory = _ => "out" };
+        var output = new Option<string>("--out", "-o") { Description = "The bucket directory the functions write to (for --wait).", DefaultValueFactory = _ => "./out" };
         var timeout = new Option<int>("--timeout") { Description = "Seconds --wait waits for the run to end.", DefaultValueFactory = _ => 900 };
 
         var command = new Command("trigger",
