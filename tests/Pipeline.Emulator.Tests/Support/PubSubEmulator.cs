@@ -90,9 +90,12 @@ public sealed class PubSubEmulator : IAsyncLifetime
             .FirstOrDefault(File.Exists);
 }
 
-/// <summary>One emulator for every test class that needs it (xunit runs them one after another).</summary>
+/// <summary>
+/// One emulator (and one sample data set) for every test class that needs it; xunit runs the classes of a collection
+/// one after another.
+/// </summary>
 [CollectionDefinition(Name)]
-public sealed class EmulatorTests : ICollectionFixture<PubSubEmulator>
+public sealed class EmulatorTests : ICollectionFixture<PubSubEmulator>, ICollectionFixture<SampleOrders>
 {
     public const string Name = "Pub/Sub emulator";
 }
