@@ -29,7 +29,7 @@ public sealed class PublisherTests(PubSubEmulator emulator)
         var messageId = await publisher.PublishAsync(Topics.StatsReady, body,
             new Dictionary<string, string> { ["run_id"] = "r-1", ["stage"] = Stages.BuildStats }, None);
 
-        var received = await PullOneAsync(prefix + "watch");
+        var received = await emulator.PullOneAsync(prefix + "watch");
         Assert.Equal(messageId, received.MessageId);
         Assert.Equal(body, received.Data.ToArray());
         Assert.Equal("r-1", received.Attributes["run_id"]);
@@ -103,20 +103,5 @@ public sealed class PublisherTests(PubSubEmulator emulator)
         Assert.Equal("r-9", message.GetProperty("attributes").GetProperty("run_id").GetString());
         Assert.Equal(Stages.TrainModel, message.GetProperty("attributes").GetProperty("stage").GetString());
         await app.StopAsync();
-    }
-
-    private async Task<PipelineMessage> PullOneAsync(string subscription)
-    {
-        for (var attempt = 0; attempt < 50; attempt++)
-        {
-            var pulled = await emulator.Admin.PullAsync(subscription, 10, None);
-            if (pulled.Count > 0)
-            {
-                await emulator.Admin.AcknowledgeAsync(subscription, [.. pulled.Select(p => p.AckId)], None);
-                return Assert.Single(pulled).Message;
-            }
-            await Task.Delay(100);
-        }
-        throw new TimeoutException($"nothing arrived on {subscription}");
     }
 }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text;
+using Pipeline.Core;
 using Pipeline.Hosting.PubSub;
 
 namespace Pipeline.Emulator.Tests.Support;
@@ -76,6 +77,22 @@ public sealed class PubSubEmulator : IAsyncLifetime
         }
         process?.Dispose();
         return Task.CompletedTask;
+    }
+
+    /// <summary>Waits (up to 30 s) for one message on a pull subscription, and acknowledges it.</summary>
+    public async Task<PipelineMessage> PullOneAsync(string subscription)
+    {
+        for (var attempt = 0; attempt < 300; attempt++)
+        {
+            var pulled = await Admin.PullAsync(subscription, 10, CancellationToken.None);
+            if (pulled.Count > 0)
+            {
+                await Admin.AcknowledgeAsync(subscription, [.. pulled.Select(p => p.AckId)], CancellationToken.None);
+                return Assert.Single(pulled).Message;
+            }
+            await Task.Delay(100);
+        }
+        throw new TimeoutException($"nothing arrived on {subscription}");
     }
 
     private void Append(string? line)
