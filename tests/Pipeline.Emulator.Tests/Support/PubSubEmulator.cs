@@ -10,18 +10,19 @@ namespace Pipeline.Emulator.Tests.Support;
 /// (with its Java child) at the end. When it cannot start, every test that needs it fails with the reason: these
 /// tests never skip.
 /// </summary>
-public sealed class PubSubEmulator : IAsyncLifetime
+public sealed class PubSubEmulator : IAsyncLifetime, IDisposable
 {
     public const string ProjectId = "test-project";
 
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(90);
     private readonly StringBuilder output = new();
     private Process? process;
+    private PubSubEmulatorAdmin? admin;
 
     /// <summary>host:port, what PUBSUB_EMULATOR_HOST would hold.</summary>
     public string HostPort { get; private set; } = "";
 
-    public PubSubEmulatorAdmin Admin { get; private set; } = null!;
+    public PubSubEmulatorAdmin Admin => admin ?? throw new InvalidOperationException("the emulator has not started");
 
     public async Task InitializeAsync()
     {
@@ -43,15 +44,15 @@ public sealed class PubSubEmulator : IAsyncLifetime
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
 
-        Admin = new PubSubEmulatorAdmin(HostPort, ProjectId);
+        admin = new PubSubEmulatorAdmin(HostPort, ProjectId);
         using var timeout = new CancellationTokenSource(StartTimeout);
         var exited = process.WaitForExitAsync(timeout.Token);
-        var ready = Admin.WaitUntilReadyAsync(StartTimeout, timeout.Token);
+        var ready = admin.WaitUntilReadyAsync(StartTimeout, timeout.Token);
         var first = await Task.WhenAny(ready, exited);
         if (first == exited || !ready.IsCompletedSuccessfully)
         {
             var why = process.HasExited ? $"gcloud exited with code {process.ExitCode}" : $"it did not answer within {StartTimeout.TotalSeconds:0} s";
-            await DisposeAsync();
+            Dispose();
             throw new InvalidOperationException(
                 $"The Pub/Sub emulator did not start on {HostPort} ({why}); is Java 11+ installed and the pubsub-emulator " +
                 $"component present? Its output:\n{Output}", ready.Exception);
@@ -68,7 +69,15 @@ public sealed class PubSubEmulator : IAsyncLifetime
 
     public Task DisposeAsync()
     {
-        Admin?.Dispose();
+        Dispose();
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Stops the emulator; safe to call more than once.</summary>
+    public void Dispose()
+    {
+        admin?.Dispose();
+        admin = null;
         if (process is { HasExited: false })
         {
             // gcloud runs the emulator as a Java child; killing gcloud alone would leave Java listening.
@@ -76,7 +85,7 @@ public sealed class PubSubEmulator : IAsyncLifetime
             process.WaitForExit(10_000);
         }
         process?.Dispose();
-        return Task.CompletedTask;
+        process = null; // xunit disposes again after a failed start
     }
 
     /// <summary>Waits (up to 30 s) for one message on a pull subscription, and acknowledges it.</summary>
