@@ -28,8 +28,9 @@ public static class ServeCommand
         var sampleUsers = new Option<long>("--sample-users") { Description = "Customers in the generated sample when no --input is given.", DefaultValueFactory = _ => 100_000 };
         var basePort = new Option<int>("--base-port")
         {
-            Description = "Port of BuildStats; the other functions take the next ones in chain order. 0 picks free ports.",
-            DefaultValueFactory = _ => 8081,
+            Description = "Port of BuildStats; the other functions take the next four in chain order. 0 picks free ports.",
+            // Clear of 8080 (a function run alone) and 8085 (the emulator's usual port).
+            DefaultValueFactory = _ => 8181,
         };
         var topicPrefix = new Option<string>("--topic-prefix") { Description = "Prefix of every topic and subscription name.", DefaultValueFactory = _ => "" };
 
@@ -86,6 +87,11 @@ public static class ServeCommand
             {
                 await Console.Error.WriteLineAsync($"The Pub/Sub emulator at {host} is not usable: {e.Message}. " +
                     "Start it with `gcloud beta emulators pubsub start --host-port=" + host + "`.");
+                return 1;
+            }
+            catch (IOException e) when (e.InnerException is Microsoft.AspNetCore.Connections.AddressInUseException)
+            {
+                await Console.Error.WriteLineAsync($"{e.Message} Choose other ports with --base-port (0 picks free ones).");
                 return 1;
             }
             await using var running = chain;
