@@ -77,6 +77,25 @@ public sealed class BigQueryClientTests : IDisposable
     }
 
     [Fact]
+    public async Task A_first_page_that_is_not_ready_yet_is_asked_for_again()
+    {
+        _bigQuery.WithJobsThatSucceed();
+        _bigQuery.Server.Given(Request.Create().WithPath(new RegexMatcher($"^{FakeBigQuery.QueriesPath}.+")).UsingGet())
+            .InScenario("lagging").WillSetStateTo("ready").AtPriority(1)
+            .RespondWith(FakeBigQuery.Json(200, "BigQuery/results-incomplete.json"));
+        _bigQuery.Server.Given(Request.Create().WithPath(new RegexMatcher($"^{FakeBigQuery.QueriesPath}.+")).UsingGet())
+            .InScenario("lagging").WhenStateIs("ready").AtPriority(1)
+            .RespondWith(FakeBigQuery.Json(200, "BigQuery/results-stats-summary.json"));
+        var client = _bigQuery.CreateClient();
+
+        var job = await client.StartAsync(_plan.StatsSummary(), CancellationToken.None);
+        var rows = new List<BigQueryRow>();
+        await foreach (var page in client.ReadAsync(job, CancellationToken.None)) rows.AddRange(page.Rows);
+
+        Assert.Equal(3, Assert.Single(rows).GetInt64("customers"));
+    }
+
+    [Fact]
     public async Task A_job_that_failed_with_invalidQuery_is_a_permanent_failure_naming_the_reason()
     {
         _bigQuery.WithJobsThatSucceed();

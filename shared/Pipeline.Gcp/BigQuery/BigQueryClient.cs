@@ -137,12 +137,12 @@ public sealed class BigQueryClient(
     public async IAsyncEnumerable<BigQueryResultPage> ReadAsync(BigQueryJob job, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         string? pageToken = null;
-        do
+        while (true)
         {
             var page = await GetQueryResultsAsync(job, settings.PageSize, pageToken, settings.PollTimeout, cancellationToken);
             if ((bool?)page["jobComplete"] != true)
             {
-                // Only a job that WaitAsync saw complete is read; a page without rows means the job is not done yet.
+                // Results can lag a moment behind the job's DONE state; ask for the same page again.
                 await Task.Delay(settings.PollPause, clock, cancellationToken);
                 continue;
             }
@@ -151,8 +151,8 @@ public sealed class BigQueryClient(
             var totalRows = long.TryParse((string?)page["totalRows"], out var total) ? total : rows.Count;
             yield return new BigQueryResultPage(schema, rows, totalRows);
             pageToken = (string?)page["pageToken"];
+            if (pageToken is null) yield break;
         }
-        while (pageToken is not null);
     }
 
     private JsonObject InsertBody(SqlStatement statement, string jobId) => new()
