@@ -1,8 +1,195 @@
+using System.Globalization;
 using Pipeline.Core;
+using ScottPlot;
 
 namespace Pipeline.Functions.RenderChart;
 
+/// <summary>
+/// <c>chart.png</c>: customers by days since their last order and average spend, one colour per segment, with
+/// each centroid marked and numbered. Drawn from a sample of customers (the caller's, up to
+/// <see cref="Function.MaxPoints"/>); the legend gives every segment's full size.
+/// </summary>
 public static class SegmentChart
 {
-    public static byte[] Render(SegmentModel model, IReadOnlyList<SegmentSize> segments, IReadOnlyList<ChartPoint> points) => throw new NotImplementedException();
+    public const string Title = "Attribute grouped by K-means cluster";
+    public const string XLabel = "Days since last order";
+    public const string YLabel = "Average spend";
+    public const int Width = 1200;
+    public const int Height = 800;
+
+    /// <summary>An axis is cut at this percentile of the points when the largest lies more than twice as far out.</summary>
+    internal const double ClipPercentile = 0.99;
+
+    public static byte[] Render(SegmentModel model, IReadOnlyList<SegmentSize> segments, IReadOnlyList<ChartPoint> points) =>
+        Build(model, segments, points).GetImageBytes(Width, Height, ImageFormat.Png);
+
+    /// <summary>The chart before rendering. <paramref name="fontFamily"/> defaults to <see cref="ChartFonts.Family"/>.</summary>
+    internal static Plot Build(SegmentModel model, IReadOnlyList<SegmentSize> segments, IReadOnlyList<ChartPoint> points, string? fontFamily = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(segments);
+        ArgumentNullException.ThrowIfNull(points);
+
+        var series = Series(model, segments);
+        var font = fontFamily ?? ChartFonts.Family;
+        var plot = new Plot();
+        plot.Title(Title, size: 20);
+        plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic { TargetTickCount = 10 };
+        plot.Axes.Left.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic { TargetTickCount = 10 };
+        plot.Grid.MajorLineColor = Colors.Black.WithAlpha(0.08);
+
+        AddCustomers(plot, series, points);
+        AddCentroids(plot, series, font);
+        AddLegend(plot, series);
+
+        var centroids = series.Select(s => s.Centroid).OfType<Centroid>().ToArray();
+        var x = AxisRange.Of(points.Select(p => p.DaysSinceLastOrder), centroids.Select(c => c.DaysSinceLastOrder));
+        var y = AxisRange.Of(points.Select(p => p.AverageSpend), centroids.Select(c => c.AverageSpend));
+        plot.Axes.SetLimits(x.Min, x.Max, y.Min, y.Max);
+        plot.XLabel(x.Label(XLabel), size: 15);
+        plot.YLabel(y.Label(YLabel), size: 15);
+        plot.Axes.Bottom.Label.Bold = false;
+        plot.Axes.Left.Label.Bold = false;
+        UseFont(plot, font);
+        return plot;
+    }
+
+    /// <summary>
+    /// Customers as small see-through dots, one scatter per segment, the biggest segments first so that the
+    /// smaller ones stay visible on top.
+    /// </summary>
+    private static void AddCustomers(Plot plot, IReadOnlyList<ChartSeries> series, IReadOnlyList<ChartPoint> points)
+    {
+        var byCentroid = points
+            .Where(p => double.IsFinite(p.DaysSinceLastOrder) && double.IsFinite(p.AverageSpend))
+            .GroupBy(p => p.CentroidId)
+            .ToDictionary(g => g.Key, g => g.ToArray());
+        var markerSize = points.Count > 10_000 ? 3f : 5f;
+        foreach (var segment in series.OrderByDescending(s => byCentroid.GetValueOrDefault(s.CentroidId)?.Length ?? 0))
+        {
+            if (!byCentroid.TryGetValue(segment.CentroidId, out var members)) continue;
+            var scatter = plot.Add.ScatterPoints(
+                members.Select(p => p.DaysSinceLastOrder).ToArray(),
+                members.Select(p => p.AverageSpend).ToArray(),
+                segment.Color.WithAlpha(0.45));
+            scatter.MarkerSize = markerSize;
+            scatter.MarkerShape = MarkerShape.FilledCircle;
+        }
+    }
+
+    /// <summary>Each centroid as a white disc ringed in its segment's colour with its id inside, above every dot.</summary>
+    private static void AddCentroids(Plot plot, IReadOnlyList<ChartSeries> series, string font)
+    {
+        foreach (var segment in series)
+        {
+            if (segment.Centroid is not { } centroid) continue;
+            var marker = plot.Add.Marker(centroid.DaysSinceLastOrder, centroid.AverageSpend, MarkerShape.FilledCircle, 26, Colors.White);
+            marker.MarkerStyle.OutlineColor = segment.Color;
+            marker.MarkerStyle.OutlineWidth = 3.5f;
+            var label = plot.Add.Text(segment.CentroidId.ToString(CultureInfo.InvariantCulture), centroid.DaysSinceLastOrder, centroid.AverageSpend);
+            label.LabelAlignment = Alignment.MiddleCenter;
+            label.LabelFontName = font;
+            label.LabelFontSize = 14;
+            label.LabelBold = true;
+            label.LabelFontColor = Colors.Black;
+            label.LabelOffsetY = 1; // digits have no descender: centre them by eye, not by the line box
+        }
+    }
+
+    /// <summary>Segments by centroid id with their full size, in solid colour, beside the plot where it hides no dot.</summary>
+    private static void AddLegend(Plot plot, IReadOnlyList<ChartSeries> series)
+    {
+        foreach (var segment in series)
+        {
+            plot.Legend.ManualItems.Add(new LegendItem
+            {
+                LabelText = LegendLabel(segment.Segment, segment.Customers),
+                MarkerShape = MarkerShape.FilledCircle,
+                MarkerSize = 10,
+                MarkerFillColor = segment.Color,
+                MarkerLineColor = segment.Color,
+                LineWidth = 0,
+            });
+        }
+        plot.ShowLegend(Edge.Right).Alignment = Alignment.UpperCenter;
+        plot.Legend.FontSize = 13;
+    }
+
+    /// <summary>
+    /// Names the font on every piece of text. Not <c>plot.Font.Set</c>: that also sets ScottPlot's process-wide
+    /// default typeface, which every label created afterwards then uses even where it asks for bold.
+    /// </summary>
+    private static void UseFont(Plot plot, string font)
+    {
+        plot.Axes.Title.Label.FontName = font;
+        foreach (var axis in plot.Axes.GetAxes())
+        {
+            axis.Label.FontName = font;
+            axis.TickLabelStyle.FontName = font;
+        }
+        plot.Legend.FontName = font;
+    }
+
+    internal static string LegendLabel(string segment, long customers) =>
+        string.Create(CultureInfo.InvariantCulture, $"{segment} (n = {customers:N0})");
+
+    /// <summary>
+    /// One entry per centroid id in the sizes or the model, by id: the segment's name and size from the sizes
+    /// (the model's name and 0 when a centroid has no customers), the centroid when the model has it, and a colour:
+    /// Category10 (matplotlib's) up to 10 segments, else Tsitsulin's 25 colours picked to stay apart. Points of
+    /// a centroid in neither are not drawn.
+    /// </summary>
+    private static List<ChartSeries> Series(SegmentModel model, IReadOnlyList<SegmentSize> segments)
+    {
+        var centroids = model.Centroids.ToDictionary(c => c.CentroidId);
+        var sizes = segments.ToDictionary(s => s.CentroidId);
+        var ids = sizes.Keys.Union(centroids.Keys).Order().ToArray();
+        var palette = ids.Length <= 10 ? (IPalette)new ScottPlot.Palettes.Category10() : new ScottPlot.Palettes.Tsitsulin();
+        return [.. ids.Select((id, i) => new ChartSeries(
+            id,
+            sizes.TryGetValue(id, out var size) ? size.Segment : centroids[id].Segment,
+            size?.Customers ?? 0,
+            centroids.GetValueOrDefault(id),
+            palette.GetColor(i)))];
+    }
+
+    private sealed record ChartSeries(int CentroidId, string Segment, long Customers, Centroid? Centroid, Color Color);
+}
+
+/// <summary>
+/// An axis's limits: from 0 (or below, for negative values) to the largest value, unless a thin tail of outliers
+/// would take more than half the axis, in which case to the <see cref="SegmentChart.ClipPercentile"/> percentile;
+/// always wide enough for the centroids, with a little room on both sides. <see cref="CutAt"/> is where the axis
+/// ends when points lie beyond it, and <see cref="ShareBeyond"/> their share.
+/// </summary>
+internal readonly record struct AxisRange(double Min, double Max, double? CutAt, double ShareBeyond)
+{
+    public static AxisRange Of(IEnumerable<double> values, IEnumerable<double> mustShow)
+    {
+        var sorted = values.Where(double.IsFinite).Order().ToArray();
+        var shown = mustShow.Where(double.IsFinite).ToArray();
+        if (sorted.Length == 0 && shown.Length == 0) return new AxisRange(0, 1, null, 0);
+
+        var all = sorted.Concat(shown).ToArray();
+        var low = Math.Min(0, all.Min());
+        var high = all.Max();
+        if (sorted.Length > 0)
+        {
+            var cut = Math.Max(sorted[(int)Math.Floor(SegmentChart.ClipPercentile * (sorted.Length - 1))], shown.DefaultIfEmpty(low).Max());
+            if (high - low > 2 * (cut - low)) high = cut;
+        }
+        if (high <= low) high = low + 1;
+
+        var beyond = sorted.Length - Array.FindLastIndex(sorted, v => v <= high) - 1;
+        // Room for the centroid discs at the edges; none past a cut, so that the axis ends where its label says.
+        var margin = (high - low) * 0.05;
+        return beyond > 0
+            ? new AxisRange(low - margin, high, high, beyond / (double)sorted.Length)
+            : new AxisRange(low - margin, high + margin, null, 0);
+    }
+
+    /// <summary>The axis title, saying where the axis was cut when it was.</summary>
+    public string Label(string title) => CutAt is { } at
+        ? string.Create(CultureInfo.InvariantCulture, $"{title} (cut at {at:N0}: {ShareBeyond:0.0%} of customers above)")
+        : title;
 }

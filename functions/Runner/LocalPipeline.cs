@@ -22,6 +22,10 @@ public sealed class LocalPipeline : IAsyncDisposable
     public IBucket Bucket => _services.GetRequiredService<IBucket>();
     public RunLedger Ledger => _services.GetRequiredService<RunLedger>();
 
+    /// <summary>The five functions, as the bus delivers to them.</summary>
+    public IReadOnlyList<IPipelineFunction> Functions =>
+        FunctionCatalog.Types.Select(t => (IPipelineFunction)_services.GetRequiredService(t)).ToList();
+
     /// <param name="settings">Configuration on top of the bucket and input, e.g. <c>Embedded:MemoryLimit</c>.</param>
     public static LocalPipeline Create(string bucketDirectory, string? input, Action<ILoggingBuilder>? logging = null,
         IReadOnlyDictionary<string, string?>? settings = null, TimeProvider? clock = null)
@@ -61,7 +65,7 @@ public sealed class LocalPipeline : IAsyncDisposable
         var runId = trigger["run_id"]?.GetValue<string>() ?? throw new ArgumentException("the trigger must name its run_id", nameof(trigger));
         await Bus.PublishAsync(Topics.Trigger, System.Text.Encoding.UTF8.GetBytes(trigger.ToJsonString()),
             new Dictionary<string, string>(), cancellationToken);
-        var undelivered = await Bus.DrainAsync(FunctionCatalog.Types.Select(t => (IPipelineFunction)_services.GetRequiredService(t)), cancellationToken);
+        var undelivered = await Bus.DrainAsync(Functions, cancellationToken);
 
         foreach (var message in undelivered)
         {

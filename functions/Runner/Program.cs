@@ -1,1 +1,9 @@
-return 0;
+using System.CommandLine;
+using Pipeline.Runner.Commands;
+
+var root = new RootCommand(
+    "Customer segmentation pipeline: per-customer RFM statistics, K-means segments, a chart and a campaign per segment.\n" +
+    "Runs on the embedded backend (DuckDB, a local directory) with no cloud at all, or as Cloud Run functions on GCP.");
+root.Subcommands.Add(RunCommand.Create());
+root.Subcommands.Add(SampleCommand.Create());
+return await root.Parse(args).InvokeAsync();

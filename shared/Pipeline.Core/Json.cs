@@ -22,7 +22,8 @@ public static class PipelineJson
             UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
             RespectNullableAnnotations = true,
             RespectRequiredConstructorParameters = true,
-            DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+            // Nulls are written: a reader of a manifest sees "finished_at": null rather than a missing field.
+            DefaultIgnoreCondition = JsonIgnoreCondition.Never,
             WriteIndented = indented,
             Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
             NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
@@ -32,8 +33,9 @@ public static class PipelineJson
         return options;
     }
 
+    /// <summary>Serializes by the value's runtime type, so a message typed as its base record keeps every field.</summary>
     public static byte[] Serialize<T>(T value, bool indented = false) =>
-        JsonSerializer.SerializeToUtf8Bytes(value, indented ? Indented : Options);
+        JsonSerializer.SerializeToUtf8Bytes(value, value?.GetType() ?? typeof(T), indented ? Indented : Options);
 
     public static T Deserialize<T>(ReadOnlySpan<byte> utf8) =>
         JsonSerializer.Deserialize<T>(utf8, Options) ?? throw new JsonException("the JSON is null");

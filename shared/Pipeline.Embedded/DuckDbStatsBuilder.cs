@@ -1,4 +1,5 @@
 using DuckDB.NET.Data;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Pipeline.Core;
 
@@ -8,13 +9,16 @@ namespace Pipeline.Embedded;
 /// BuildStats on DuckDB: the contract's statistics (both presets) in SQL over the input order items, written as
 /// <c>customer_stats.parquet</c> (user_id, days_since_last_order, count_orders, average_spend; ordered by user_id).
 /// </summary>
-public sealed class DuckDbStatsBuilder(IOptions<EmbeddedOptions> options, IBucket bucket) : ICustomerStatsBuilder
+public sealed class DuckDbStatsBuilder(IOptions<EmbeddedOptions> options, IBucket bucket, ILogger<DuckDbStatsBuilder> logger)
+    : ICustomerStatsBuilder
 {
     public Task<StatsSummary> BuildAsync(RunParameters parameters, CancellationToken cancellationToken) =>
         Task.Run(async () =>
         {
             using var connection = DuckDb.Open(options.Value);
-            OrderItemsSource.Attach(connection, options.Value.Input);
+            logger.LogInformation("Reading and checking order items from {Input}", options.Value.Input);
+            var rows = OrderItemsSource.Attach(connection, options.Value.Input);
+            logger.LogInformation("{Rows} order items are valid; computing {Preset} statistics", rows, parameters.Metrics);
             cancellationToken.ThrowIfCancellationRequested();
 
             DuckDb.Execute(connection, StatsSql(parameters.Metrics),

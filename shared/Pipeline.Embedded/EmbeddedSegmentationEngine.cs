@@ -1,5 +1,5 @@
 using System.Globalization;
-using DuckDB.NET.Data;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Pipeline.Analytics;
 using Pipeline.Core;
@@ -11,14 +11,19 @@ namespace Pipeline.Embedded;
 /// with DuckDB, and prediction as one DuckDB query over <c>customer_stats.parquet</c> — the nearest centroid in
 /// standardized space, as ML.PREDICT computes it.
 /// </summary>
-public sealed class EmbeddedSegmentationEngine(IOptions<EmbeddedOptions> options, IBucket bucket) : ISegmentationEngine
+public sealed class EmbeddedSegmentationEngine(IOptions<EmbeddedOptions> options, IBucket bucket, ILogger<EmbeddedSegmentationEngine> logger)
+    : ISegmentationEngine
 {
     public Task<SegmentModel> TrainAsync(RunParameters parameters, SegmentModel? previous, CancellationToken cancellationToken) =>
         Task.Run(async () =>
         {
             var customers = await ReadStatsAsync(parameters.RunId, cancellationToken);
             cancellationToken.ThrowIfCancellationRequested();
-            return SegmentationTrainer.Train(customers, parameters, previous);
+            logger.LogInformation("Training K-means on {Customers} customers (k = {K})", customers.Count, parameters.K?.ToString(CultureInfo.InvariantCulture) ?? "auto");
+            var model = SegmentationTrainer.Train(customers, parameters, previous);
+            logger.LogInformation("Trained k = {K} in {Iterations} iterations; Davies-Bouldin index {DaviesBouldin} on {TestCustomers} held-out customers",
+                model.K, model.Iterations, model.Metrics.DaviesBouldinIndex, model.TestCustomers);
+            return model;
         }, cancellationToken);
 
     public Task<IReadOnlyList<SegmentSize>> PredictAsync(RunParameters parameters, SegmentModel model, CancellationToken cancellationToken) =>

@@ -72,8 +72,15 @@ public sealed class FileSystemBucket : IBucket
         var path = PathOf(objectName);
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         var temporary = TemporaryPath(path);
-        File.Copy(localPath, temporary, overwrite: true);
-        File.Move(temporary, path, overwrite: true);
+        try
+        {
+            File.Copy(localPath, temporary, overwrite: true);
+            File.Move(temporary, path, overwrite: true);
+        }
+        finally
+        {
+            if (File.Exists(temporary)) File.Delete(temporary);
+        }
         return Task.CompletedTask;
     }
 

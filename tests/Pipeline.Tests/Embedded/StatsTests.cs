@@ -19,7 +19,7 @@ public sealed class StatsTests : IDisposable
     {
         var options = Options.Create(new EmbeddedOptions { BucketDirectory = _bucketDirectory.Path, Input = input });
         var bucket = new FileSystemBucket(options);
-        var summary = await new DuckDbStatsBuilder(options, bucket).BuildAsync(parameters, CancellationToken.None);
+        var summary = await new DuckDbStatsBuilder(options, bucket, Microsoft.Extensions.Logging.Abstractions.NullLogger<DuckDbStatsBuilder>.Instance).BuildAsync(parameters, CancellationToken.None);
         using var file = await bucket.OpenLocalAsync(summary.StatsObject, CancellationToken.None);
         using var connection = DuckDb.Open(options.Value);
         using var command = DuckDb.Command(connection, $"SELECT user_id, days_since_last_order, count_orders, average_spend FROM read_parquet({DuckDb.Literal(file.Path)}) ORDER BY user_id");

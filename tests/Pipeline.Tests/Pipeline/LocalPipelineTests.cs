@@ -1,0 +1,157 @@
+using System.Text.Json.Nodes;
+using Pipeline.Campaigns;
+using Pipeline.Core;
+using Pipeline.Embedded;
+using Pipeline.Runner;
+
+namespace Pipeline.Tests.Pipeline;
+
+/// <summary>The whole chain in one process on the embedded backend, on generated data.</summary>
+public sealed class LocalPipelineTests(SampleDataFixture data) : IClassFixture<SampleDataFixture>, IDisposable
+{
+    private readonly TempDirectory _out = new();
+
+    public void Dispose() => _out.Dispose();
+
+    private static JsonObject Trigger(string runId, int k = 5) => new()
+    {
+        ["run_id"] = runId,
+        ["window_start"] = "2025-01-01",
+        ["window_end"] = "2026-01-01",
+        ["k"] = k,
+        ["seed"] = 42,
+    };
+
+    private async Task<(RunManifest Manifest, LocalPipeline Pipeline)> RunAsync(JsonObject trigger, string? input = null, string? bucket = null)
+    {
+        var pipeline = LocalPipeline.Create(bucket ?? _out.Path, input ?? data.Parquet);
+        return (await pipeline.RunAsync(trigger, CancellationToken.None), pipeline);
+    }
+
+    [Fact]
+    public async Task A_run_writes_every_output_of_the_contract()
+    {
+        var (manifest, pipeline) = await RunAsync(Trigger("complete"));
+        await using var _ = pipeline;
+
+        Assert.Equal(RunStatus.Completed, manifest.Status);
+        Assert.Null(manifest.Error);
+        Assert.Equal(Stages.All, manifest.Stages.Keys.Order(Comparer<string>.Create((a, b) => Stages.All.ToList().IndexOf(a) - Stages.All.ToList().IndexOf(b))));
+        Assert.All(manifest.Stages.Values, s => Assert.Equal(StageStatus.Completed, s.Status));
+        Assert.All(manifest.Stages.Values, s => Assert.True(s.Seconds >= 0 && s.FinishedAt >= s.StartedAt));
+        Assert.Equal(new DateOnly(2026, 1, 1), manifest.Parameters!.AsOf);
+        foreach (var file in BucketLayout.Files("complete").Values)
+            Assert.True(File.Exists(Path.Combine(_out.Path, file)), $"{file} is missing");
+
+        // One message on each topic of the chain, in order, each naming the run and its stage.
+        Assert.Equal([Topics.Trigger, Topics.StatsReady, Topics.ModelTrained, Topics.PredictionsReady, Topics.ChartRendered, Topics.RunCompleted],
+            pipeline.Bus.Published.Select(p => p.Topic));
+        Assert.All(pipeline.Bus.Published.Skip(1), p => Assert.Equal("complete", p.Message.Attributes["run_id"]));
+
+        var latest = PipelineJson.Deserialize<LatestRun>(File.ReadAllBytes(Path.Combine(_out.Path, "latest.json")));
+        Assert.Equal("complete", latest.RunId);
+
+        var model = PipelineJson.Deserialize<SegmentModel>(File.ReadAllBytes(Path.Combine(_out.Path, BucketLayout.Model("complete"))));
+        Assert.Equal(5, model.K);
+        Assert.Equal(Enumerable.Range(1, 5), model.Centroids.Select(c => c.CentroidId));
+        Assert.Equal(5, model.Centroids.Select(c => c.Segment).Distinct().Count());
+        Assert.InRange(model.Iterations, 1, 20);
+        Assert.Equal(manifest.Metrics["customers"], model.TrainingCustomers + model.TestCustomers);
+        Assert.InRange((double)model.TestCustomers / (model.TrainingCustomers + model.TestCustomers), 0.15, 0.25);
+        Assert.True(model.Metrics.DaviesBouldinIndex > 0 && model.Metrics.MeanSquaredDistance > 0);
+
+        // Every customer has a segment, and the sizes add up.
+        using var connection = DuckDb.Open(new EmbeddedOptions());
+        var predictions = DuckDb.Literal(Path.Combine(_out.Path, BucketLayout.Predictions("complete")));
+        Assert.Equal((long)manifest.Metrics["customers"], DuckDb.Scalar<long>(connection, $"SELECT count(DISTINCT user_id) FROM read_parquet({predictions})"));
+        Assert.Equal(0L, DuckDb.Scalar<long>(connection, $"SELECT count(*) FROM read_parquet({predictions}) WHERE centroid_id NOT BETWEEN 1 AND 5 OR segment IS NULL OR distance < 0"));
+
+        var campaign = PipelineJson.Deserialize<CampaignDocument>(File.ReadAllBytes(Path.Combine(_out.Path, BucketLayout.CampaignJson("complete"))));
+        Assert.Equal(OfflineCampaignWriter.Name, campaign.Writer);
+        Assert.Equal(model.Centroids.Select(c => c.Segment), campaign.Segments.Select(s => s.Title));
+        Assert.All(campaign.Segments, s => Assert.False(string.IsNullOrWhiteSpace(s.Persona) || string.IsNullOrWhiteSpace(s.NextMarketingStep)));
+        Assert.StartsWith("\nPretend you're a creative strategist", campaign.Prompt);
+        Assert.Equal((long)manifest.Metrics["customers"], campaign.Centroids.Sum(c => c.Customers));
+
+        var csv = File.ReadAllLines(Path.Combine(_out.Path, BucketLayout.Centroids("complete")));
+        Assert.Equal("centroid,average_spend,count_orders,days_since_last_order,customers,share,segment", csv[0]);
+        Assert.Equal(6, csv.Length);
+        Assert.Equal([0x89, (byte)'P', (byte)'N', (byte)'G'], File.ReadAllBytes(Path.Combine(_out.Path, BucketLayout.Chart("complete")))[..4]);
+        Assert.Contains("## 1. ", File.ReadAllText(Path.Combine(_out.Path, BucketLayout.CampaignMarkdown("complete"))));
+    }
+
+    [Fact]
+    public async Task Identical_input_and_seed_give_identical_outputs()
+    {
+        using var other = new TempDirectory();
+        var (first, p1) = await RunAsync(Trigger("same"));
+        var (second, p2) = await RunAsync(Trigger("same"), input: data.Csv, bucket: other.Path);
+        await p1.DisposeAsync();
+        await p2.DisposeAsync();
+        Assert.Equal(RunStatus.Completed, first.Status);
+        Assert.Equal(RunStatus.Completed, second.Status);
+
+        // Parquet and CSV inputs of the same data, separate buckets: byte-identical model, predictions and campaign.
+        foreach (var file in new[] { BucketLayout.Model("same"), BucketLayout.Centroids("same"), BucketLayout.CampaignJson("same"), BucketLayout.CampaignMarkdown("same") })
+            Assert.Equal(File.ReadAllText(Path.Combine(_out.Path, file)), File.ReadAllText(Path.Combine(other.Path, file)));
+        using var connection = DuckDb.Open(new EmbeddedOptions());
+        var a = DuckDb.Literal(Path.Combine(_out.Path, BucketLayout.Predictions("same")));
+        var b = DuckDb.Literal(Path.Combine(other.Path, BucketLayout.Predictions("same")));
+        Assert.Equal(0L, DuckDb.Scalar<long>(connection, $"SELECT count(*) FROM ((SELECT * FROM read_parquet({a}) EXCEPT SELECT * FROM read_parquet({b})) UNION ALL (SELECT * FROM read_parquet({b}) EXCEPT SELECT * FROM read_parquet({a})))"));
+    }
+
+    [Fact]
+    public async Task A_duplicate_message_changes_nothing_and_publishes_nothing()
+    {
+        var (manifest, pipeline) = await RunAsync(Trigger("dup"));
+        await using var _ = pipeline;
+        var published = pipeline.Bus.Published;
+        var before = File.ReadAllText(Path.Combine(_out.Path, BucketLayout.Manifest("dup")));
+
+        foreach (var (topic, message) in published.Where(p => p.Topic is not Topics.RunCompleted))
+            await pipeline.Bus.PublishAsync(topic, message.Data, message.Attributes, CancellationToken.None);
+        var redelivered = pipeline.Bus.Published.Count;
+        Assert.Empty(await pipeline.Bus.DrainAsync(pipeline.Functions, CancellationToken.None));
+
+        Assert.Equal(redelivered, pipeline.Bus.Published.Count);
+        Assert.Equal(before, File.ReadAllText(Path.Combine(_out.Path, BucketLayout.Manifest("dup"))));
+        Assert.Equal(RunStatus.Completed, manifest.Status);
+    }
+
+    [Fact]
+    public async Task Centroid_ids_keep_their_meaning_from_run_to_run()
+    {
+        var (first, p1) = await RunAsync(Trigger("monday"));
+        await p1.DisposeAsync();
+        var tuesday = Trigger("tuesday");
+        tuesday["seed"] = 7;
+        var (second, p2) = await RunAsync(tuesday);
+        await p2.DisposeAsync();
+        Assert.Equal(RunStatus.Completed, first.Status);
+        Assert.Equal(RunStatus.Completed, second.Status);
+
+        var a = PipelineJson.Deserialize<SegmentModel>(File.ReadAllBytes(Path.Combine(_out.Path, BucketLayout.Model("monday"))));
+        var b = PipelineJson.Deserialize<SegmentModel>(File.ReadAllBytes(Path.Combine(_out.Path, BucketLayout.Model("tuesday"))));
+        Assert.Equal("monday", b.MatchedToRun);
+        // A different seed finds the clusters in another order; matching gives each the id it had.
+        foreach (var centroid in b.Centroids)
+        {
+            var before = a.Centroids.Single(c => c.CentroidId == centroid.CentroidId);
+            Assert.InRange(centroid.AverageSpend, before.AverageSpend * 0.8, before.AverageSpend * 1.25);
+            Assert.InRange(centroid.DaysSinceLastOrder, before.DaysSinceLastOrder - 30, before.DaysSinceLastOrder + 30);
+        }
+    }
+
+    [Fact]
+    public async Task Auto_k_chooses_by_the_documented_rule()
+    {
+        var trigger = Trigger("auto");
+        trigger["k"] = "auto";
+        var (manifest, pipeline) = await RunAsync(trigger);
+        await using var _ = pipeline;
+        Assert.Equal(RunStatus.Completed, manifest.Status);
+        var model = PipelineJson.Deserialize<SegmentModel>(File.ReadAllBytes(Path.Combine(_out.Path, BucketLayout.Model("auto"))));
+        Assert.InRange(model.K, 2, 8);
+        Assert.StartsWith("auto: lowest Davies-Bouldin index on held-out customers (k=2: ", model.KSelection);
+    }
+}
