@@ -6,5 +6,7 @@ var root = new RootCommand(
     "Runs on the embedded backend (DuckDB, a local directory) with no cloud at all, or as Cloud Run functions on GCP.");
 root.Subcommands.Add(RunCommand.Create());
 root.Subcommands.Add(SampleCommand.Create());
+root.Subcommands.Add(ServeCommand.Create());
+root.Subcommands.Add(TriggerCommand.Create());
 root.Subcommands.Add(PlanCommand.Create());
 return await root.Parse(args).InvokeAsync();

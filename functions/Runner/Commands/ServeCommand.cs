@@ -1,0 +1,110 @@
+using System.CommandLine;
+using System.Runtime.InteropServices;
+using Microsoft.Extensions.Configuration;
+using Pipeline.Backends;
+using Pipeline.Core;
+using Pipeline.Embedded;
+using Pipeline.Hosting;
+using Pipeline.Hosting.PubSub;
+
+namespace Pipeline.Runner.Commands;
+
+/// <summary>
+/// <c>serve</c>: every function in its own web host on a loopback port, wired to the Pub/Sub emulator with the
+/// topics and push subscriptions Terraform creates on GCP, until Ctrl+C.
+/// </summary>
+public static class ServeCommand
+{
+    public static Command Create()
+    {
+        var project = new Option<string>("--project")
+        {
+            Description = "Project id on the emulator (any id works there).",
+            DefaultValueFactory = _ => PubSubOptions.LocalProjectId,
+        };
+        var emulatorHost = new Option<string?>("--emulator-host") { Description = "host:port of the Pub/Sub emulator. Default: $PUBSUB_EMULATOR_HOST." };
+        var input = new Option<string?>("--input", "-i") { Description = "order_items as CSV, Parquet, or a DuckDB database with an order_items table. Default: generated sample data (as for run)." };
+        var output = new Option<string>("--out", "-o") { Description = "The bucket directory the functions write to.", DefaultValueFactory = _ => "./out" };
+        var sampleUsers = new Option<long>("--sample-users") { Description = "Customers in the generated sample when no --input is given.", DefaultValueFactory = _ => 100_000 };
+        var basePort = new Option<int>("--base-port")
+        {
+            Description = "Port of BuildStats; the other functions take the next ones in chain order. 0 picks free ports.",
+            DefaultValueFactory = _ => 8081,
+        };
+        var topicPrefix = new Option<string>("--topic-prefix") { Description = "Prefix of every topic and subscription name.", DefaultValueFactory = _ => "" };
+
+        var command = new Command("serve",
+            "Hosts every function over HTTP on loopback and wires them to the Pub/Sub emulator: creates the topics and a push " +
+            "subscription per function, then serves until Ctrl+C. Start the emulator first " +
+            "(gcloud beta emulators pubsub start --host-port=localhost:8085) and set PUBSUB_EMULATOR_HOST=localhost:8085.");
+        foreach (var option in new Option[] { project, emulatorHost, input, output, sampleUsers, basePort, topicPrefix }) command.Options.Add(option);
+
+        command.SetAction(async (ParseResult result, CancellationToken cancellationToken) =>
+        {
+            var environment = new ConfigurationBuilder().AddEnvironmentVariables().Build();
+            var host = result.GetValue(emulatorHost) ?? PubSubOptions.From(environment).EmulatorHost;
+            if (string.IsNullOrWhiteSpace(host))
+            {
+                await Console.Error.WriteLineAsync(
+                    "serve needs the Pub/Sub emulator: start it with `gcloud beta emulators pubsub start --host-port=localhost:8085` " +
+                    "and set PUBSUB_EMULATOR_HOST=localhost:8085 (or pass --emulator-host).");
+                return 2;
+            }
+            var bucket = Path.GetFullPath(result.GetValue(output)!);
+            var inputFile = result.GetValue(input);
+            if (inputFile is not null && !File.Exists(inputFile))
+            {
+                await Console.Error.WriteLineAsync($"--input {inputFile} does not exist.");
+                return 2;
+            }
+            inputFile ??= await SampleCommand.EnsureSampleAsync(bucket, result.GetValue(sampleUsers), RunParameters.DefaultSeed, cancellationToken);
+
+            var settings = new EmulatorChainSettings(host, result.GetValue(project)!, result.GetValue(topicPrefix)!, result.GetValue(basePort),
+                PushSubscriptionSettings.Default, new Dictionary<string, string?>
+                {
+                    [$"{EmbeddedOptions.SectionName}:{nameof(EmbeddedOptions.BucketDirectory)}"] = bucket,
+                    [$"{EmbeddedOptions.SectionName}:{nameof(EmbeddedOptions.Input)}"] = Path.GetFullPath(inputFile),
+                });
+
+            // Ctrl+C and SIGTERM stop the hosts gracefully (deliveries in flight finish) instead of ending the process.
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
+            using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
+            void Stop(PosixSignalContext context)
+            {
+                context.Cancel = true;
+                stop.Cancel();
+            }
+
+            EmulatorChain chain;
+            try
+            {
+                chain = await EmulatorChain.StartAsync(FunctionCatalog.Types,
+                    (services, configuration) => services.AddPipelineBackend(configuration), settings, overrideServices: null, stop.Token);
+            }
+            catch (Exception e) when (e is TimeoutException or HttpRequestException or PubSubException)
+            {
+                await Console.Error.WriteLineAsync($"The Pub/Sub emulator at {host} is not usable: {e.Message}. " +
+                    "Start it with `gcloud beta emulators pubsub start --host-port=" + host + "`.");
+                return 1;
+            }
+            await using var running = chain;
+
+            Console.WriteLine($"Serving the chain on the Pub/Sub emulator at {host} (project {settings.ProjectId}); bucket: {bucket}");
+            foreach (var function in chain.Functions)
+                Console.WriteLine($"  {function.Declaration.Stage,-17} {function.Url}  <- {settings.TopicPrefix}{function.Declaration.TriggeredBy} (subscription {function.Subscription})");
+            Console.WriteLine("Start a run in another terminal: dotnet run --project functions/Runner -- trigger --wait");
+            Console.WriteLine("Ctrl+C stops.");
+            try
+            {
+                await Task.Delay(Timeout.Infinite, stop.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                Console.WriteLine("Stopping.");
+            }
+            return 0;
+        });
+        return command;
+    }
+}

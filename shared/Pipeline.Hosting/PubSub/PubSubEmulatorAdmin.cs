@@ -1,0 +1,129 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Json;
+using Pipeline.Core;
+
+namespace Pipeline.Hosting.PubSub;
+
+/// <summary>How the emulator pushes to a function: its ack deadline and the retry backoff after a non-2xx answer.</summary>
+public sealed record PushSubscriptionSettings(int AckDeadlineSeconds, TimeSpan MinimumBackoff, TimeSpan MaximumBackoff)
+{
+    /// <summary>Pub/Sub's longest ack deadline, so that a slow stage is not delivered twice while it works.</summary>
+    public static PushSubscriptionSettings Default { get; } = new(600, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30));
+}
+
+/// <summary>A message pulled from a subscription, with the id to acknowledge it by.</summary>
+public sealed record ReceivedMessage(string AckId, PipelineMessage Message);
+
+/// <summary>
+/// Sets the Pub/Sub emulator up the way Terraform sets up Pub/Sub: topics and push subscriptions (push endpoint,
+/// ack deadline, retry policy), plus pull subscriptions and pulling for tests that watch a topic.
+/// Names are the full Pub/Sub names (with any prefix). Creating what exists already is not an error.
+/// </summary>
+public sealed class PubSubEmulatorAdmin : IDisposable
+{
+    private readonly HttpClient http;
+    private readonly Uri root;
+    private readonly string projectId;
+
+    public PubSubEmulatorAdmin(string emulatorHost, string projectId)
+    {
+        http = PubSubHttp.CreateClient(new PubSubOptions { EmulatorHost = emulatorHost, ProjectId = projectId });
+        root = new Uri($"http://{emulatorHost}/");
+        this.projectId = projectId;
+    }
+
+    public string ProjectId => projectId;
+
+    public string TopicPath(string topic) => $"projects/{projectId}/topics/{topic}";
+
+    public string SubscriptionPath(string subscription) => $"projects/{projectId}/subscriptions/{subscription}";
+
+    /// <summary>Waits until the emulator answers its root URL ("Ok"), or throws after <paramref name="timeout"/>.</summary>
+    public async Task WaitUntilReadyAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var deadline = DateTimeOffset.UtcNow + timeout;
+        using var probe = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+        while (true)
+        {
+            try
+            {
+                using var response = await probe.GetAsync(root, cancellationToken);
+                if (response.IsSuccessStatusCode) return;
+            }
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
+            {
+                // Not listening yet.
+            }
+            if (DateTimeOffset.UtcNow > deadline)
+                throw new TimeoutException($"the Pub/Sub emulator at {root} did not answer within {timeout.TotalSeconds:0} s");
+            await Task.Delay(200, cancellationToken);
+        }
+    }
+
+    public async Task CreateTopicAsync(string topic, CancellationToken cancellationToken)
+    {
+        using var response = await http.PutAsync(TopicPath(topic), PubSubHttp.Json(new TopicResource()), cancellationToken);
+        if (response.StatusCode != HttpStatusCode.Conflict)
+            await PubSubHttp.EnsureSuccessAsync(response, $"creating topic {topic}", cancellationToken);
+    }
+
+    /// <summary>Creates a push subscription, or points an existing one at <paramref name="pushEndpoint"/>.</summary>
+    public async Task CreatePushSubscriptionAsync(string subscription, string topic, Uri pushEndpoint, PushSubscriptionSettings delivery,
+        CancellationToken cancellationToken)
+    {
+        var resource = new SubscriptionResource(TopicPath(topic), new PushConfig(pushEndpoint.ToString()), delivery.AckDeadlineSeconds,
+            new RetryPolicy(Duration(delivery.MinimumBackoff), Duration(delivery.MaximumBackoff)));
+        using var response = await http.PutAsync(SubscriptionPath(subscription), PubSubHttp.Json(resource), cancellationToken);
+        if (response.StatusCode == HttpStatusCode.Conflict)
+        {
+            // Left from an earlier `serve` against the same emulator: the function's port may have changed.
+            using var modified = await http.PostAsync($"{SubscriptionPath(subscription)}:modifyPushConfig",
+                PubSubHttp.Json(new ModifyPushConfigRequest(new PushConfig(pushEndpoint.ToString()))), cancellationToken);
+            await PubSubHttp.EnsureSuccessAsync(modified, $"updating subscription {subscription}", cancellationToken);
+            return;
+        }
+        await PubSubHttp.EnsureSuccessAsync(response, $"creating subscription {subscription}", cancellationToken);
+    }
+
+    public async Task CreatePullSubscriptionAsync(string subscription, string topic, CancellationToken cancellationToken)
+    {
+        var resource = new SubscriptionResource(TopicPath(topic), PushConfig: null, AckDeadlineSeconds: 60, RetryPolicy: null);
+        using var response = await http.PutAsync(SubscriptionPath(subscription), PubSubHttp.Json(resource), cancellationToken);
+        if (response.StatusCode != HttpStatusCode.Conflict)
+            await PubSubHttp.EnsureSuccessAsync(response, $"creating subscription {subscription}", cancellationToken);
+    }
+
+    public async Task DeleteSubscriptionAsync(string subscription, CancellationToken cancellationToken)
+    {
+        using var response = await http.DeleteAsync(SubscriptionPath(subscription), cancellationToken);
+        if (response.StatusCode != HttpStatusCode.NotFound)
+            await PubSubHttp.EnsureSuccessAsync(response, $"deleting subscription {subscription}", cancellationToken);
+    }
+
+    /// <summary>Pulls what is waiting (at most <paramref name="maxMessages"/>) without waiting for more.</summary>
+    public async Task<IReadOnlyList<ReceivedMessage>> PullAsync(string subscription, int maxMessages, CancellationToken cancellationToken)
+    {
+        using var response = await http.PostAsync($"{SubscriptionPath(subscription)}:pull",
+            PubSubHttp.Json(new PullRequest(maxMessages, ReturnImmediately: true)), cancellationToken);
+        await PubSubHttp.EnsureSuccessAsync(response, $"pulling from {subscription}", cancellationToken);
+        var pulled = await response.Content.ReadFromJsonAsync<PullResponse>(cancellationToken);
+        return [.. (pulled?.ReceivedMessages ?? []).Select(r => new ReceivedMessage(r.AckId, new PipelineMessage(
+            Convert.FromBase64String(r.Message.Data ?? ""),
+            r.Message.Attributes ?? new Dictionary<string, string>(),
+            r.Message.MessageId,
+            PubSubTimestamp.Parse(r.Message.PublishTime))))];
+    }
+
+    public async Task AcknowledgeAsync(string subscription, IReadOnlyList<string> ackIds, CancellationToken cancellationToken)
+    {
+        if (ackIds.Count == 0) return;
+        using var response = await http.PostAsync($"{SubscriptionPath(subscription)}:acknowledge",
+            PubSubHttp.Json(new AcknowledgeRequest(ackIds)), cancellationToken);
+        await PubSubHttp.EnsureSuccessAsync(response, $"acknowledging on {subscription}", cancellationToken);
+    }
+
+    public void Dispose() => http.Dispose();
+
+    private static string Duration(TimeSpan value) => value.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture) + "s";
+}
