@@ -8,4 +8,5 @@ root.Subcommands.Add(RunCommand.Create());
 root.Subcommands.Add(SampleCommand.Create());
 root.Subcommands.Add(ServeCommand.Create());
 root.Subcommands.Add(TriggerCommand.Create());
+root.Subcommands.Add(PlanCommand.Create());
 return await root.Parse(args).InvokeAsync();

@@ -4,6 +4,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Pipeline.Campaigns;
 using Pipeline.Core;
 using Pipeline.Embedded;
+using Pipeline.Gcp;
 
 namespace Pipeline.Backends;
 
@@ -29,9 +30,15 @@ public static class BackendRegistration
         {
             case BackendKind.Embedded:
                 services.AddEmbeddedBackend(configuration);
+                // An embedded run may still use an LLM writer (e.g. a local OpenAI-compatible endpoint) when
+                // Campaign:Writer says so; otherwise the offline writer below.
+                services.AddCampaignWriter(configuration);
+                break;
+            case BackendKind.Gcp:
+                services.AddGcpBackend(configuration);
                 break;
             default:
-                throw new NotSupportedException($"Pipeline:Backend {backend} is not available in this build");
+                throw new NotSupportedException($"Pipeline:Backend {backend} is not known");
         }
         services.TryAddSingleton<ICampaignWriter, OfflineCampaignWriter>();
         return services;

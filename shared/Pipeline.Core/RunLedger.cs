@@ -106,15 +106,15 @@ public static class ManifestChanges
 
     public static RunManifest Failed(this RunManifest manifest, string stage, string reason, DateTimeOffset now)
     {
-        var stages = manifest.Stages;
-        if (stages.TryGetValue(stage, out var record))
-            stages = With(stages, stage, record with
-            {
-                Status = StageStatus.Failed,
-                FinishedAt = now,
-                Seconds = Math.Round((now - record.StartedAt).TotalSeconds, 3),
-                LastError = reason,
-            });
+        // A message rejected before the stage started still leaves the stage's record, marked failed.
+        var record = manifest.Stages.GetValueOrDefault(stage) ?? new StageRecord(StageStatus.Running, now, null, null, 1);
+        var stages = With(manifest.Stages, stage, record with
+        {
+            Status = StageStatus.Failed,
+            FinishedAt = now,
+            Seconds = Math.Round((now - record.StartedAt).TotalSeconds, 3),
+            LastError = reason,
+        });
         return manifest with { Status = RunStatus.Failed, Stages = stages, Error = new RunError(stage, reason) };
     }
 

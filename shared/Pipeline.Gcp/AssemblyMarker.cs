@@ -1,4 +1,0 @@
-namespace Pipeline.Gcp;
-
-/// <summary>Marks the assembly.</summary>
-internal static class AssemblyMarker;

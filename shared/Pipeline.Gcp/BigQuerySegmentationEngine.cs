@@ -1,0 +1,119 @@
+using System.Globalization;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Pipeline.Analytics;
+using Pipeline.Core;
+
+namespace Pipeline.Gcp;
+
+/// <summary>
+/// TrainModel, Predict and RenderChart on BigQuery ML: K-means (<c>CREATE MODEL … model_type = 'KMEANS'</c>) on the
+/// training split, ML.EVALUATE on the held-out customers, ML.CENTROIDS for the centroids, ML.PREDICT for every
+/// customer, and a stratified sample for the chart. The model itself turns into <see cref="SegmentModel"/> the same
+/// way as the embedded engine's (<see cref="SegmentModelBuilder"/>): stable ids, RFM scores and names.
+/// </summary>
+public sealed class BigQuerySegmentationEngine(
+    IBigQueryClient bigQuery, IBucket bucket, IOptions<GcpOptions> gcp, IOptions<PipelineOptions> pipeline, TimeProvider clock,
+    ILogger<BigQuerySegmentationEngine> logger) : ISegmentationEngine
+{
+    public const string Engine = "bigquery-ml-kmeans";
+
+    public async Task<SegmentModel> TrainAsync(RunParameters parameters, SegmentModel? previous, CancellationToken cancellationToken)
+    {
+        var plan = new SqlPlan(gcp.Value, parameters);
+        var run = BigQueryStageRun.Start(bigQuery, Stages.TrainModel, pipeline.Value, clock);
+
+        await run.RunAsync(plan.Split(), cancellationToken);
+        var summary = (await run.QueryAsync(plan.TrainingSummary(), cancellationToken)).Single();
+        var training = summary.GetInt64("training_customers");
+        var test = summary.GetInt64("test_customers");
+
+        var candidates = plan.Candidates.Where(k => k <= training).ToList();
+        var minimum = plan.Candidates[0];
+        if (candidates.Count == 0 || (parameters.K is { } fixedK && training < fixedK))
+            throw new PermanentPipelineException(
+                $"too few customers for k = {minimum}: {training + test} customers in the window, {training} of them in the training split");
+
+        // Every candidate trains side by side; a redelivery attaches to the jobs already running.
+        await run.RunAllAsync(candidates.Select(plan.TrainModel), cancellationToken);
+        await run.RunAllAsync(candidates.Select(plan.ExpireModel), cancellationToken);
+
+        var evaluations = (await run.QueryAsync(plan.Evaluate(candidates, onHeldOut: test > 0), cancellationToken))
+            .ToDictionary(r => (int)r.GetInt64("k"), r => new ModelMetrics(
+                Math.Round(r.GetDouble("davies_bouldin_index"), 6), Math.Round(r.GetDouble("mean_squared_distance"), 6), 0));
+        var centroids = (await run.QueryAsync(plan.Centroids(candidates), cancellationToken))
+            .GroupBy(r => (int)r.GetInt64("k"))
+            .ToDictionary(g => g.Key, g => g.OrderBy(r => r.GetInt64("centroid_id")).ToList());
+        var trainingInfo = (await run.QueryAsync(plan.TrainingInfo(candidates), cancellationToken))
+            .ToDictionary(r => (int)r.GetInt64("k"), r => (Iterations: (int)r.GetInt64("iterations"), Loss: r.GetDouble("loss")));
+
+        var (k, selection) = parameters.K is { } chosen ? (chosen, "fixed") : ChooseK(candidates, evaluations);
+        if (!evaluations.TryGetValue(k, out var metrics) || !centroids.TryGetValue(k, out var rows) || !trainingInfo.TryGetValue(k, out var info))
+            throw new BigQueryTransientException($"BigQuery returned no evaluation, centroids or training info for k = {k}", null, null);
+        if (!rows.Select(r => r.GetInt64("centroid_id")).SequenceEqual(Enumerable.Range(1, k).Select(i => (long)i)))
+            throw new PermanentPipelineException($"ML.CENTROIDS returned centroid ids other than 1..{k} for {plan.Model(k)}");
+
+        var draft = new ModelDraft(
+            parameters.RunId, Engine, selection, Standardization(summary),
+            rows.Select(r => Features.All.Select(r.GetDouble).ToArray()).ToList(),
+            metrics with { TrainingLoss = Math.Round(info.Loss, 6) },
+            info.Iterations, training, test, parameters.Seed);
+        var population = new PopulationProfile(
+            summary.GetDoubleList($"quantiles_{Features.DaysSinceLastOrder}"),
+            summary.GetDoubleList($"quantiles_{Features.CountOrders}"),
+            summary.GetDoubleList($"quantiles_{Features.AverageSpend}"));
+
+        logger.LogInformation("Trained {Model} for run {RunId}: k = {K} ({Selection}), Davies-Bouldin {Index}",
+            plan.Model(k), parameters.RunId, k, selection, metrics.DaviesBouldinIndex);
+        return SegmentModelBuilder.Build(draft, population, previous);
+    }
+
+    public async Task<IReadOnlyList<SegmentSize>> PredictAsync(RunParameters parameters, SegmentModel model, CancellationToken cancellationToken)
+    {
+        var plan = new SqlPlan(gcp.Value, parameters);
+        var run = BigQueryStageRun.Start(bigQuery, Stages.Predict, pipeline.Value, clock);
+
+        await run.RunAsync(plan.Predictions(model), cancellationToken);
+        var counted = (await run.QueryAsync(plan.SegmentSizes(), cancellationToken))
+            .ToDictionary(r => (int)r.GetInt64("centroid_id"), r => r.GetInt64("customers"));
+        var sizes = model.Centroids
+            .OrderBy(c => c.CentroidId)
+            .Select(c => new SegmentSize(c.CentroidId, c.Segment, counted.GetValueOrDefault(c.CentroidId)))
+            .ToList();
+
+        var predictionsObject = BucketLayout.Predictions(parameters.RunId);
+        var rows = await ParquetDownload.UploadAsync(await run.QueryPagesAsync(plan.PredictionsDownload(), cancellationToken),
+            ParquetDownload.Predictions(), bucket, predictionsObject, cancellationToken);
+        if (rows != sizes.Sum(s => s.Customers))
+            throw new BigQueryTransientException(
+                $"{plan.PredictionsTable} returned {rows} rows for {sizes.Sum(s => s.Customers)} predictions; the download is retried", null, null);
+
+        logger.LogInformation("Predicted {Customers} customers of run {RunId} into {PredictionsTable} and {PredictionsObject}",
+            rows, parameters.RunId, plan.PredictionsTable, bucket.Describe(predictionsObject));
+        return sizes;
+    }
+
+    public async Task<IReadOnlyList<ChartPoint>> SampleForChartAsync(RunParameters parameters, int maxPoints, CancellationToken cancellationToken)
+    {
+        var plan = new SqlPlan(gcp.Value, parameters);
+        var run = BigQueryStageRun.Start(bigQuery, Stages.RenderChart, pipeline.Value, clock);
+        return (await run.QueryAsync(plan.ChartSample(maxPoints), cancellationToken))
+            .Select(r => new ChartPoint(r.GetDouble(Features.DaysSinceLastOrder), r.GetDouble(Features.AverageSpend), (int)r.GetInt64("centroid_id")))
+            .ToList();
+    }
+
+    /// <summary>The training rows' means and sample standard deviations (a constant feature has 0, as in-process).</summary>
+    private static Standardization Standardization(BigQueryRow summary) => new(
+        Features.All.Select(f => summary.GetNullableDouble($"mean_{f}") ?? 0).ToList(),
+        Features.All.Select(f => summary.GetNullableDouble($"stddev_{f}") ?? 0).ToList());
+
+    /// <summary>The lowest Davies–Bouldin index on the held-out customers wins; ties go to the smaller k.</summary>
+    private static (int K, string Selection) ChooseK(IReadOnlyList<int> candidates, IReadOnlyDictionary<int, ModelMetrics> evaluations)
+    {
+        var scores = candidates.Where(evaluations.ContainsKey).Select(k => (K: k, Index: evaluations[k].DaviesBouldinIndex)).ToList();
+        if (scores.Count == 0) throw new BigQueryTransientException("ML.EVALUATE returned no candidate's metrics", null, null);
+        var best = scores.OrderBy(s => Math.Round(s.Index, 9)).ThenBy(s => s.K).First();
+        var table = string.Join(", ", scores.Select(s => string.Create(CultureInfo.InvariantCulture, $"k={s.K}: {s.Index:0.###}")));
+        return (best.K, $"auto: lowest Davies-Bouldin index on held-out customers ({table})");
+    }
+}

@@ -1,0 +1,36 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Pipeline.Core;
+
+namespace Pipeline.Gcp;
+
+/// <summary>
+/// BuildStats on BigQuery: the run's per-customer statistics as a table of the dataset (it expires with the run),
+/// and <c>customer_stats.parquet</c> in the bucket.
+/// </summary>
+public sealed class BigQueryStatsBuilder(
+    IBigQueryClient bigQuery, IBucket bucket, IOptions<GcpOptions> gcp, IOptions<PipelineOptions> pipeline, TimeProvider clock,
+    ILogger<BigQueryStatsBuilder> logger) : ICustomerStatsBuilder
+{
+    public async Task<StatsSummary> BuildAsync(RunParameters parameters, CancellationToken cancellationToken)
+    {
+        var plan = new SqlPlan(gcp.Value, parameters);
+        var run = BigQueryStageRun.Start(bigQuery, Stages.BuildStats, pipeline.Value, clock);
+
+        await run.RunAsync(plan.Stats(), cancellationToken);
+        var summary = (await run.QueryAsync(plan.StatsSummary(), cancellationToken)).Single();
+        var customers = summary.GetInt64("customers");
+        var items = summary.GetInt64("items_counted");
+
+        var statsObject = BucketLayout.CustomerStats(parameters.RunId);
+        var rows = await ParquetDownload.UploadAsync(await run.QueryPagesAsync(plan.StatsDownload(), cancellationToken),
+            ParquetDownload.CustomerStats(), bucket, statsObject, cancellationToken);
+        if (rows != customers)
+            throw new BigQueryTransientException(
+                $"{plan.StatsTable} returned {rows} rows for {customers} customers; the download is retried", null, null);
+
+        logger.LogInformation("Statistics of run {RunId}: {Customers} customers, {Items} items, in {StatsTable} and {StatsObject}",
+            parameters.RunId, customers, items, plan.StatsTable, bucket.Describe(statsObject));
+        return new StatsSummary(customers, items, statsObject);
+    }
+}

@@ -1,0 +1,86 @@
+using System.Text.RegularExpressions;
+using Microsoft.Extensions.Options;
+
+namespace Pipeline.Gcp;
+
+/// <summary>
+/// Where the GCP backend works, bound from the <c>Gcp</c> section (environment: <c>Gcp__ProjectId</c>,
+/// <c>Gcp__Dataset</c>, <c>Gcp__Bucket</c>, …) and checked at start-up by <see cref="GcpOptionsValidator"/>.
+/// </summary>
+public sealed class GcpOptions
+{
+    public const string SectionName = "Gcp";
+
+    /// <summary>The project that runs the BigQuery jobs and holds the dataset (and Vertex AI calls).</summary>
+    public string ProjectId { get; set; } = "";
+
+    /// <summary>
+    /// The BigQuery location of the dataset and the jobs. It must match the source table's location:
+    /// <c>bigquery-public-data.thelook_ecommerce</c> is in the US multi-region.
+    /// </summary>
+    public string Location { get; set; } = "US";
+
+    /// <summary>The dataset that holds the per-run tables and models (it must exist; the pipeline does not create it).</summary>
+    public string Dataset { get; set; } = "";
+
+    /// <summary>The Cloud Storage bucket users read the outputs from.</summary>
+    public string Bucket { get; set; } = "";
+
+    /// <summary>The thelook_ecommerce-shaped <c>order_items</c> table, as <c>project.dataset.table</c>.</summary>
+    public string SourceTable { get; set; } = "bigquery-public-data.thelook_ecommerce.order_items";
+
+    /// <summary>The Vertex AI region of the Gemini endpoint, or <c>global</c> for the global endpoint.</summary>
+    public string VertexLocation { get; set; } = "us-central1";
+
+    /// <summary>After how many days a run's tables and models expire, so old runs clean themselves up.</summary>
+    public int TableExpirationDays { get; set; } = 7;
+
+    /// <summary>Another Cloud Storage endpoint (an emulator), as <c>STORAGE_EMULATOR_HOST</c> gives it; no credentials are sent to it.</summary>
+    public string? StorageEndpoint { get; set; }
+
+    /// <summary>Another BigQuery REST endpoint (tests, emulators); default the public one.</summary>
+    public string BigQueryEndpoint { get; set; } = "https://bigquery.googleapis.com/bigquery/v2/";
+
+    /// <summary>Another Vertex AI endpoint (tests); default the regional (or global) public one.</summary>
+    public string? VertexEndpoint { get; set; }
+
+    /// <summary>The Vertex AI base URL for <see cref="VertexLocation"/>.</summary>
+    public Uri VertexBaseUri() => new(VertexEndpoint ?? (VertexLocation == "global"
+        ? "https://aiplatform.googleapis.com/"
+        : $"https://{VertexLocation}-aiplatform.googleapis.com/"));
+}
+
+/// <summary>Checks <see cref="GcpOptions"/> at start-up and names every setting that is missing or malformed.</summary>
+public sealed partial class GcpOptionsValidator : IValidateOptions<GcpOptions>
+{
+    [GeneratedRegex("^(global|[a-z]+-[a-z]+[0-9]+)$")]
+    private static partial Regex Region();
+
+    public ValidateOptionsResult Validate(string? name, GcpOptions options)
+    {
+        var problems = new List<string>();
+        void Require(string value, string setting, string example)
+        {
+            if (string.IsNullOrWhiteSpace(value))
+                problems.Add($"{GcpOptions.SectionName}:{setting} is not set (environment: {GcpOptions.SectionName}__{setting}, e.g. {example})");
+        }
+
+        Require(options.ProjectId, nameof(GcpOptions.ProjectId), "my-project");
+        Require(options.Dataset, nameof(GcpOptions.Dataset), "segmentation");
+        Require(options.Bucket, nameof(GcpOptions.Bucket), "my-project-segmentation");
+        Require(options.Location, nameof(GcpOptions.Location), "US");
+
+        if (!string.IsNullOrWhiteSpace(options.ProjectId) && !BigQueryNames.IsProjectId(options.ProjectId))
+            problems.Add($"{GcpOptions.SectionName}:ProjectId '{options.ProjectId}' is not a valid project id");
+        if (!string.IsNullOrWhiteSpace(options.Dataset) && !BigQueryNames.IsDatasetId(options.Dataset))
+            problems.Add($"{GcpOptions.SectionName}:Dataset '{options.Dataset}' is not a valid dataset name (letters, digits and _, at most 1,024)");
+        if (!BigQueryNames.IsTablePath(options.SourceTable))
+            problems.Add($"{GcpOptions.SectionName}:SourceTable '{options.SourceTable}' must be project.dataset.table");
+        if (!Region().IsMatch(options.VertexLocation))
+            problems.Add($"{GcpOptions.SectionName}:VertexLocation '{options.VertexLocation}' is not a region such as us-central1 (or global)");
+        if (options.TableExpirationDays is < 1 or > 3650)
+            problems.Add($"{GcpOptions.SectionName}:TableExpirationDays must be from 1 to 3650, not {options.TableExpirationDays}");
+
+        return problems.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(problems);
+    }
+}

@@ -1,0 +1,186 @@
+-- BigQuery statements of run 2023-01-01-nightly
+-- project my-project, dataset segmentation, location US, source bigquery-public-data.thelook_ecommerce.order_items
+-- window 2022-01-01 to 2023-01-01 (exclusive), as of 2023-01-01, k 5, metrics rfm, seed 42, test fraction 0.2
+-- Values travel as named query parameters (parameterMode NAMED), never inside the SQL text.
+-- Each statement runs as a job with the id shown; a redelivered message attaches to that job.
+
+-- ==== BuildStats ====
+
+-- [1] stats: per-customer statistics of the window (metrics = rfm)
+-- job id: segmentation_2023_01_01_nightly_buildstats_stats_8b2612eb2163_0
+-- @as_of DATE = 2023-01-01
+-- @window_start DATE = 2022-01-01
+-- @window_end DATE = 2023-01-01
+CREATE OR REPLACE TABLE `my-project.segmentation.stats_2023_01_01_nightly`
+OPTIONS (expiration_timestamp = TIMESTAMP_ADD(CURRENT_TIMESTAMP(), INTERVAL 7 DAY))
+AS
+SELECT
+  user_id,
+  DATE_DIFF(@as_of, DATE(MAX(created_at)), DAY) AS days_since_last_order,
+  COUNT(DISTINCT order_id) AS count_orders,
+  SUM(sale_price) / COUNT(DISTINCT order_id) AS average_spend,
+  COUNT(*) AS items_counted
+FROM `bigquery-public-data.thelook_ecommerce.order_items`
+WHERE created_at >= TIMESTAMP(@window_start)
+  AND created_at < TIMESTAMP(@window_end)
+  AND status NOT IN ('Cancelled', 'Returned')
+GROUP BY user_id;
+
+-- [2] stats_summary: how many customers and counted items the statistics cover
+-- job id: segmentation_2023_01_01_nightly_buildstats_stats_summary_6110985fdd9a_0
+SELECT COUNT(*) AS customers, IFNULL(SUM(items_counted), 0) AS items_counted
+FROM `my-project.segmentation.stats_2023_01_01_nightly`;
+
+-- [3] stats_download: the rows of customer_stats.parquet, read page by page
+-- job id: segmentation_2023_01_01_nightly_buildstats_stats_download_b2ab5abcafa6_0
+SELECT user_id, days_since_last_order, count_orders, average_spend
+FROM `my-project.segmentation.stats_2023_01_01_nightly`
+ORDER BY user_id;
+
+-- ==== TrainModel ====
+
+-- [4] split: the deterministic hold-out split of the customers
+-- job id: segmentation_2023_01_01_nightly_trainmodel_split_ae40632000c0_0
+-- @seed INT64 = 42
+-- @test_fraction FLOAT64 = 0.2
+CREATE OR REPLACE TABLE `my-project.segmentation.split_2023_01_01_nightly`
+OPTIONS (expiration_timestamp = TIMESTAMP_ADD(CURRENT_TIMESTAMP(), INTERVAL 7 DAY))
+AS
+WITH
+  h0 AS (SELECT *, MOD(ABS(user_id) + @seed * 1000003, 4294967296) AS h FROM `my-project.segmentation.stats_2023_01_01_nightly`),
+  h1 AS (SELECT * REPLACE (h ^ (h >> 16) AS h) FROM h0),
+  h2 AS (SELECT * REPLACE (MOD(h * 2146121005, 4294967296) AS h) FROM h1),
+  h3 AS (SELECT * REPLACE (h ^ (h >> 15) AS h) FROM h2),
+  h4 AS (SELECT * REPLACE (MOD(h * 1540483477, 4294967296) AS h) FROM h3),
+  h5 AS (SELECT * REPLACE (h ^ (h >> 16) AS h) FROM h4)
+SELECT
+  user_id,
+  days_since_last_order,
+  count_orders,
+  average_spend,
+  MOD(h, 10000) < CAST(ROUND(@test_fraction * 10000) AS INT64) AS held_out
+FROM h5;
+
+-- [5] training_summary: split sizes, training means and standard deviations, population quantiles
+-- job id: segmentation_2023_01_01_nightly_trainmodel_training_summary_e39315be6fc6_0
+SELECT
+  COUNTIF(NOT held_out) AS training_customers,
+  COUNTIF(held_out) AS test_customers,
+  AVG(IF(held_out, NULL, days_since_last_order)) AS mean_days_since_last_order,
+  STDDEV_SAMP(IF(held_out, NULL, days_since_last_order)) AS stddev_days_since_last_order,
+  AVG(IF(held_out, NULL, count_orders)) AS mean_count_orders,
+  STDDEV_SAMP(IF(held_out, NULL, count_orders)) AS stddev_count_orders,
+  AVG(IF(held_out, NULL, average_spend)) AS mean_average_spend,
+  STDDEV_SAMP(IF(held_out, NULL, average_spend)) AS stddev_average_spend,
+  APPROX_QUANTILES(CAST(days_since_last_order AS FLOAT64), 1000) AS quantiles_days_since_last_order,
+  APPROX_QUANTILES(CAST(count_orders AS FLOAT64), 1000) AS quantiles_count_orders,
+  APPROX_QUANTILES(CAST(average_spend AS FLOAT64), 1000) AS quantiles_average_spend
+FROM `my-project.segmentation.split_2023_01_01_nightly`;
+
+-- [6] model_k5: K-means with k = 5 on the training customers
+-- job id: segmentation_2023_01_01_nightly_trainmodel_model_k5_46cb68bdc6e2_0
+CREATE OR REPLACE MODEL `my-project.segmentation.model_2023_01_01_nightly_k5`
+OPTIONS (
+  model_type = 'KMEANS',
+  num_clusters = 5,
+  kmeans_init_method = 'KMEANS++',
+  distance_type = 'EUCLIDEAN',
+  standardize_features = TRUE,
+  max_iterations = 20,
+  early_stop = TRUE,
+  min_rel_progress = 0.01
+)
+AS
+SELECT days_since_last_order, count_orders, average_spend
+FROM `my-project.segmentation.split_2023_01_01_nightly`
+WHERE NOT held_out;
+
+-- [7] model_k5_expiration: let the k = 5 model expire with the run's tables
+-- job id: segmentation_2023_01_01_nightly_trainmodel_model_k5_expiration_b5c725c3f39a_0
+ALTER MODEL `my-project.segmentation.model_2023_01_01_nightly_k5`
+SET OPTIONS (expiration_timestamp = TIMESTAMP_ADD(CURRENT_TIMESTAMP(), INTERVAL 7 DAY));
+
+-- [8] evaluate: Davies-Bouldin index and mean squared distance on the held-out customers
+-- job id: segmentation_2023_01_01_nightly_trainmodel_evaluate_d3f909b52107_0
+-- @evaluate_held_out BOOL = true
+SELECT 5 AS k, davies_bouldin_index, mean_squared_distance
+FROM ML.EVALUATE(MODEL `my-project.segmentation.model_2023_01_01_nightly_k5`, (
+  SELECT days_since_last_order, count_orders, average_spend
+  FROM `my-project.segmentation.split_2023_01_01_nightly`
+  WHERE held_out = @evaluate_held_out))
+ORDER BY k;
+
+-- [9] centroids: every candidate's centroids, one row a centroid, in original units
+-- job id: segmentation_2023_01_01_nightly_trainmodel_centroids_2658d262e7ec_0
+SELECT
+  5 AS k,
+  centroid_id,
+  MAX(IF(feature = 'days_since_last_order', numerical_value, NULL)) AS days_since_last_order,
+  MAX(IF(feature = 'count_orders', numerical_value, NULL)) AS count_orders,
+  MAX(IF(feature = 'average_spend', numerical_value, NULL)) AS average_spend
+FROM ML.CENTROIDS(MODEL `my-project.segmentation.model_2023_01_01_nightly_k5`)
+GROUP BY centroid_id
+ORDER BY k, centroid_id;
+
+-- [10] training_info: iterations and final training loss of every candidate
+-- job id: segmentation_2023_01_01_nightly_trainmodel_training_info_bbd81a20f64a_0
+SELECT 5 AS k, COUNT(*) AS iterations, ARRAY_AGG(loss ORDER BY iteration DESC LIMIT 1)[OFFSET(0)] AS loss
+FROM ML.TRAINING_INFO(MODEL `my-project.segmentation.model_2023_01_01_nightly_k5`)
+ORDER BY k;
+
+-- ==== Predict ====
+
+-- [11] predictions: a segment for every customer, with the stable centroid ids
+-- @centroid_ids ARRAY<INT64> = (known after TrainModel, from model.json)
+-- @segments ARRAY<STRING> = (known after TrainModel, from model.json)
+CREATE OR REPLACE TABLE `my-project.segmentation.predictions_2023_01_01_nightly`
+OPTIONS (expiration_timestamp = TIMESTAMP_ADD(CURRENT_TIMESTAMP(), INTERVAL 7 DAY))
+AS
+SELECT
+  user_id,
+  @centroid_ids[OFFSET(p.centroid_id - 1)] AS centroid_id,
+  (SELECT d.distance FROM UNNEST(p.nearest_centroids_distance) AS d WHERE d.centroid_id = p.centroid_id) AS distance,
+  @segments[OFFSET(p.centroid_id - 1)] AS segment,
+  days_since_last_order,
+  count_orders,
+  average_spend
+FROM ML.PREDICT(MODEL `my-project.segmentation.model_2023_01_01_nightly_k5`, (
+  SELECT user_id, days_since_last_order, count_orders, average_spend
+  FROM `my-project.segmentation.stats_2023_01_01_nightly`)) AS p;
+
+-- [12] segment_sizes: customers per segment
+-- job id: segmentation_2023_01_01_nightly_predict_segment_sizes_64db94c2e3b5_0
+SELECT centroid_id, segment, COUNT(*) AS customers
+FROM `my-project.segmentation.predictions_2023_01_01_nightly`
+GROUP BY centroid_id, segment
+ORDER BY centroid_id;
+
+-- [13] predictions_download: the rows of predictions.parquet, read page by page
+-- job id: segmentation_2023_01_01_nightly_predict_predictions_download_e5c641e44702_0
+SELECT user_id, centroid_id, distance, segment, days_since_last_order, count_orders, average_spend
+FROM `my-project.segmentation.predictions_2023_01_01_nightly`
+ORDER BY user_id;
+
+-- ==== RenderChart ====
+
+-- [14] chart_sample: a stratified sample of the predictions for the chart
+-- job id: segmentation_2023_01_01_nightly_renderchart_chart_sample_634d1204b6a6_0
+-- @seed INT64 = 42
+-- @max_points INT64 = 30000
+SELECT days_since_last_order, average_spend, centroid_id
+FROM (
+  SELECT
+    days_since_last_order,
+    average_spend,
+    centroid_id,
+    ROW_NUMBER() OVER (PARTITION BY centroid_id ORDER BY FARM_FINGERPRINT(FORMAT('%d:%d', user_id, @seed)), user_id) AS rank_in_segment,
+    COUNT(*) OVER (PARTITION BY centroid_id) AS segment_customers,
+    COUNT(*) OVER () AS all_customers
+  FROM `my-project.segmentation.predictions_2023_01_01_nightly`)
+WHERE rank_in_segment <= GREATEST(
+  DIV(@max_points, 4 * (SELECT COUNT(DISTINCT centroid_id) FROM `my-project.segmentation.predictions_2023_01_01_nightly`)),
+  CAST(FLOOR(@max_points * segment_customers / all_customers) AS INT64))
+ORDER BY centroid_id, rank_in_segment;
+
+-- ==== GenerateCampaign ====
+-- No SQL: the campaign writer (offline, Vertex AI Gemini or an OpenAI-compatible endpoint) reads model.json.

@@ -1,7 +1,0 @@
-namespace Pipeline.Gcp.Tests;
-
-public class PlaceholderTests
-{
-    [Fact]
-    public void Builds() => Assert.True(true);
-}

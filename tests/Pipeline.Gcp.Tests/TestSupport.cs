@@ -1,0 +1,105 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Pipeline.Core;
+using WireMock.Matchers;
+using WireMock.RequestBuilders;
+using WireMock.ResponseBuilders;
+using WireMock.Server;
+
+namespace Pipeline.Gcp.Tests;
+
+/// <summary>The captured-shaped payloads under Payloads/.</summary>
+internal static class Payload
+{
+    public static string Text(string relativePath) =>
+        File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "Payloads", relativePath));
+}
+
+/// <summary>A fixed access token, so tests can check it is sent.</summary>
+internal sealed class FixedToken : IAccessTokenSource
+{
+    public const string Value = "ya29.test-token";
+    public Task<string?> GetAccessTokenAsync(CancellationToken cancellationToken) => Task.FromResult<string?>(Value);
+}
+
+/// <summary>
+/// A WireMock stand-in for the BigQuery REST API, answering with the documented payload shapes: every jobs.insert
+/// starts a job, every jobs.get finds it done, and getQueryResults answers per statement key.
+/// </summary>
+internal sealed class FakeBigQuery : IDisposable
+{
+    public const string Project = "my-project";
+    public const string JobsPath = "/bigquery/v2/projects/my-project/jobs";
+    public const string QueriesPath = "/bigquery/v2/projects/my-project/queries/";
+
+    public WireMockServer Server { get; } = WireMockServer.Start();
+
+    public static GcpOptions Options(string? endpoint = null) => new()
+    {
+        ProjectId = Project,
+        Dataset = "segmentation",
+        Bucket = "my-bucket",
+        Location = "US",
+        BigQueryEndpoint = endpoint ?? "http://localhost/bigquery/v2/",
+    };
+
+    public static BigQueryClientSettings FastSettings { get; } = new()
+    {
+        RetryDelay = TimeSpan.FromMilliseconds(5),
+        PollTimeout = TimeSpan.FromMilliseconds(200),
+        PollPause = TimeSpan.FromMilliseconds(5),
+    };
+
+    public BigQueryClient CreateClient(BigQueryClientSettings? settings = null) => new(
+        new HttpClient { BaseAddress = new Uri($"{Server.Url}/bigquery/v2/") },
+        new FixedToken(), Microsoft.Extensions.Options.Options.Create(Options($"{Server.Url}/bigquery/v2/")),
+        settings ?? FastSettings, TimeProvider.System, NullLogger<BigQueryClient>.Instance);
+
+    /// <summary>jobs.insert answers a running job; jobs.get finds every job done; results default to a finished DDL job.</summary>
+    public FakeBigQuery WithJobsThatSucceed()
+    {
+        Server.Given(Request.Create().WithPath(JobsPath).UsingPost()).AtPriority(100)
+            .RespondWith(Json(200, "BigQuery/job-running.json"));
+        Server.Given(Request.Create().WithPath(new RegexMatcher($"^{JobsPath}/[^/]+$")).UsingGet()).AtPriority(100)
+            .RespondWith(Json(200, "BigQuery/job-done.json"));
+        Server.Given(Request.Create().WithPath(new RegexMatcher($"^{QueriesPath}[^/]+$")).UsingGet()).AtPriority(100)
+            .RespondWith(Json(200, "BigQuery/results-ddl-complete.json"));
+        return this;
+    }
+
+    /// <summary>getQueryResults of the statement <paramref name="key"/> of <paramref name="stage"/> answers with the payload.</summary>
+    public FakeBigQuery WithResults(string stage, string key, string payload)
+    {
+        Server.Given(Request.Create().WithPath(new RegexMatcher($"^{QueriesPath}segmentation_.+_{stage.ToLowerInvariant()}_{key}_[0-9a-f]{{12}}_[0-9]+$")).UsingGet())
+            .AtPriority(10)
+            .RespondWith(Json(200, payload));
+        return this;
+    }
+
+    public static IResponseBuilder Json(int status, string payload) =>
+        Response.Create().WithStatusCode(status).WithHeader("Content-Type", "application/json; charset=UTF-8").WithBody(Payload.Text(payload));
+
+    /// <summary>The SQL of every job inserted, in order.</summary>
+    public IReadOnlyList<System.Text.Json.Nodes.JsonNode> InsertedJobs() => Server.LogEntries
+        .Where(e => e.RequestMessage.Method == "POST" && e.RequestMessage.AbsolutePath == JobsPath)
+        .Select(e => System.Text.Json.Nodes.JsonNode.Parse(e.RequestMessage.Body!)!)
+        .ToList();
+
+    public void Dispose() => Server.Stop();
+}
+
+internal static class TestRuns
+{
+    public static RunParameters Parameters(int? k = 3, StatsPreset metrics = StatsPreset.Rfm, string runId = "run-1") =>
+        new(runId, new DateOnly(2022, 1, 1), new DateOnly(2023, 1, 1), new DateOnly(2023, 1, 1), k, metrics, 42, 0.2);
+
+    public static IOptions<PipelineOptions> Pipeline(int waitSeconds = 60) =>
+        Microsoft.Extensions.Options.Options.Create(new PipelineOptions { StageWaitSeconds = waitSeconds });
+}
+
+/// <summary>A temporary directory, removed when the test ends.</summary>
+internal sealed class TemporaryDirectory : IDisposable
+{
+    public string Path { get; } = Directory.CreateTempSubdirectory("gcp-tests-").FullName;
+    public void Dispose() => Directory.Delete(Path, recursive: true);
+}
