@@ -4,7 +4,8 @@ namespace Pipeline.Hosting.PubSub;
 
 /// <summary>
 /// Where Pub/Sub is, bound from the <c>PubSub</c> section (environment: <c>PubSub__ProjectId</c>, …) with the
-/// variables Google's tools already use as fallbacks: <c>PUBSUB_EMULATOR_HOST</c> and <c>GOOGLE_CLOUD_PROJECT</c>.
+/// variables Google's tools already use as fallbacks: <c>PUBSUB_EMULATOR_HOST</c> and <c>GOOGLE_CLOUD_PROJECT</c>
+/// (then the GCP backend's <c>Gcp:ProjectId</c>).
 /// </summary>
 public sealed class PubSubOptions
 {
@@ -39,7 +40,9 @@ public sealed class PubSubOptions
     {
         configuration.GetSection(SectionName).Bind(options);
         options.EmulatorHost = NullIfBlank(options.EmulatorHost) ?? NullIfBlank(configuration["PUBSUB_EMULATOR_HOST"]);
-        options.ProjectId = NullIfBlank(options.ProjectId) ?? NullIfBlank(configuration["GOOGLE_CLOUD_PROJECT"]);
+        // The GCP backend's project (Terraform sets Gcp__ProjectId) is the topics' project too.
+        options.ProjectId = NullIfBlank(options.ProjectId) ?? NullIfBlank(configuration["GOOGLE_CLOUD_PROJECT"])
+            ?? NullIfBlank(configuration["Gcp:ProjectId"]);
         if (options.UsesEmulator) options.ProjectId ??= LocalProjectId;
     }
 

@@ -66,7 +66,7 @@ internal sealed class GcpProject(string? configured)
         catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
         {
             throw new InvalidOperationException(
-                "No Pub/Sub project: set GOOGLE_CLOUD_PROJECT (or PubSub__ProjectId), or PUBSUB_EMULATOR_HOST for the emulator; " +
+                "No Pub/Sub project: set GOOGLE_CLOUD_PROJECT (or PubSub__ProjectId or Gcp__ProjectId), or PUBSUB_EMULATOR_HOST for the emulator; " +
                 $"the metadata server did not answer ({e.Message})", e);
         }
     }

@@ -59,6 +59,15 @@ public sealed class FunctionHostTests
     }
 
     [Fact]
+    public void On_GCP_the_topics_are_in_the_backend_project_Terraform_configures()
+    {
+        var options = Resolve<PubSubOptions>(new Dictionary<string, string?> { ["Gcp:ProjectId"] = "cymbal-prod" });
+
+        Assert.False(options.UsesEmulator);
+        Assert.Equal("cymbal-prod", options.ProjectId);
+    }
+
+    [Fact]
     public void The_emulator_gets_the_local_project_when_none_is_configured()
     {
         var options = PubSubOptions.From(new ConfigurationBuilder()
