@@ -1,9 +1,6 @@
-using System.Reflection;
-using Pipeline.Core;
-
 namespace Pipeline.Runner;
 
-/// <summary>The five functions of the chain, in order, with what each declares.</summary>
+/// <summary>The five functions of the chain, in order (each declares its place with [PipelineFunction]).</summary>
 public static class FunctionCatalog
 {
     public static IReadOnlyList<Type> Types { get; } =
@@ -14,8 +11,4 @@ public static class FunctionCatalog
         typeof(Functions.RenderChart.Function),
         typeof(Functions.GenerateCampaign.Function),
     ];
-
-    public static PipelineFunctionAttribute Describe(Type functionType) =>
-        functionType.GetCustomAttribute<PipelineFunctionAttribute>()
-        ?? throw new InvalidOperationException($"{functionType.FullName} has no [PipelineFunction]");
 }

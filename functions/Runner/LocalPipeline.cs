@@ -69,7 +69,7 @@ public sealed class LocalPipeline : IAsyncDisposable
 
         foreach (var message in undelivered)
         {
-            var stage = FunctionCatalog.Types.Select(FunctionCatalog.Describe).First(f => f.TriggeredBy == message.Topic).Stage;
+            var stage = FunctionCatalog.Types.Select(PipelineFunctionAttribute.Of).First(f => f.TriggeredBy == message.Topic).Stage;
             var reason = $"gave up after {Bus.MaxDeliveryAttempts} attempts: {message.LastError.Message}";
             await Ledger.UpdateAsync(runId, null, m => m.Status == RunStatus.Failed ? m : m.Failed(stage, reason, DateTimeOffset.UtcNow), cancellationToken);
         }

@@ -1,3 +1,5 @@
+using System.Reflection;
+
 namespace Pipeline.Core;
 
 /// <summary>
@@ -43,4 +45,9 @@ public sealed class PipelineFunctionAttribute(string stage) : Attribute
     public string Stage { get; } = stage;
     public required string TriggeredBy { get; init; }
     public required string Publishes { get; init; }
+
+    /// <summary>The declaration on a function class; a class without one is a wiring mistake.</summary>
+    public static PipelineFunctionAttribute Of(Type functionType) =>
+        functionType.GetCustomAttribute<PipelineFunctionAttribute>()
+        ?? throw new ArgumentException($"{functionType} has no [{nameof(PipelineFunctionAttribute)}]", nameof(functionType));
 }

@@ -1,4 +1,3 @@
-using System.Reflection;
 using Microsoft.Extensions.Logging;
 using Pipeline.Core;
 
@@ -48,9 +47,7 @@ public sealed class InProcessBus(ILogger<InProcessBus> logger) : IMessagePublish
     /// </summary>
     public async Task<IReadOnlyList<UndeliveredMessage>> DrainAsync(IEnumerable<IPipelineFunction> functions, CancellationToken cancellationToken)
     {
-        var subscribers = functions.ToDictionary(
-            f => f.GetType().GetCustomAttribute<PipelineFunctionAttribute>()?.TriggeredBy
-                 ?? throw new InvalidOperationException($"{f.GetType().FullName} has no [PipelineFunction]"));
+        var subscribers = functions.ToDictionary(f => PipelineFunctionAttribute.Of(f.GetType()).TriggeredBy);
         var undelivered = new List<UndeliveredMessage>();
         while (true)
         {

@@ -1,5 +1,4 @@
 using System.Net;
-using System.Reflection;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Configuration;
@@ -114,8 +113,7 @@ public static class FunctionHost
     {
         if (!typeof(IPipelineFunction).IsAssignableFrom(functionType))
             throw new ArgumentException($"{functionType} does not implement {nameof(IPipelineFunction)}", nameof(functionType));
-        var attribute = functionType.GetCustomAttribute<PipelineFunctionAttribute>()
-            ?? throw new ArgumentException($"{functionType} has no [{nameof(PipelineFunctionAttribute)}]", nameof(functionType));
+        var attribute = PipelineFunctionAttribute.Of(functionType);
         return new FunctionDeclaration(attribute.Stage, attribute.TriggeredBy, attribute.Publishes, functionType);
     }
 
