@@ -125,6 +125,6 @@ public static class TriggerParser
 
     private static string Truncate(string value) => value.Length <= 80 ? value : value[..80] + "…";
 
-    /// <summary>The trigger message for the given parameters, as the <c>trigger</c> command publishes it.</summary>
+    /// <summary>A trigger message that resolves to exactly these parameters, every field explicit (replaying a run).</summary>
     public static byte[] Format(RunParameters parameters) => Encoding.UTF8.GetBytes(JsonSerializer.Serialize(parameters, PipelineJson.Options));
 }
