@@ -30,6 +30,13 @@ public interface IBucket
     /// local bucket, a temporary download otherwise. Dispose it when done.
     /// </summary>
     Task<LocalObject> OpenLocalAsync(string objectName, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The names one level below <paramref name="prefix"/> (ending in '/'): objects by their full name, and
+    /// "directories" as their prefix ending in '/' (Cloud Storage's delimiter listing).
+    /// </summary>
+    Task<IReadOnlyList<string>> ListAsync(string prefix, CancellationToken cancellationToken) =>
+        throw new NotSupportedException($"{GetType().Name} cannot list objects");
 }
 
 /// <summary>A local copy of a bucket object; disposing it removes a temporary copy.</summary>

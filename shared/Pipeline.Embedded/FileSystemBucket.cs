@@ -92,6 +92,19 @@ public sealed class FileSystemBucket : IBucket
             : throw new PermanentPipelineException($"{path} does not exist");
     }
 
+    public Task<IReadOnlyList<string>> ListAsync(string prefix, CancellationToken cancellationToken)
+    {
+        var directory = Path.Combine(_root, prefix.TrimEnd('/').Replace('/', Path.DirectorySeparatorChar));
+        if (!Directory.Exists(directory)) return Task.FromResult<IReadOnlyList<string>>([]);
+        // Temporary files of writes in progress start with '.', as do the lock files; neither is an object.
+        var entries = new DirectoryInfo(directory).EnumerateFileSystemInfos()
+            .Where(entry => !entry.Name.StartsWith('.'))
+            .Select(entry => prefix + entry.Name + (entry is DirectoryInfo ? "/" : ""))
+            .Order(StringComparer.Ordinal)
+            .ToList();
+        return Task.FromResult<IReadOnlyList<string>>(entries);
+    }
+
     /// <summary>Where a new file is prepared before it is moved in: beside its place, on the same file system.</summary>
     private static string TemporaryPath(string finalPath) =>
         Path.Combine(Path.GetDirectoryName(finalPath)!, $".{Path.GetFileName(finalPath)}.{Guid.NewGuid():N}.tmp");

@@ -70,8 +70,12 @@ public static class ServeCommand
             EmulatorChain chain;
             try
             {
-                chain = await EmulatorChain.StartAsync(FunctionCatalog.Types,
-                    (services, configuration) => services.AddPipelineBackend(configuration), settings, overrideServices: null, stop.Token);
+                chain = await EmulatorChain.StartAsync(FunctionCatalog.All,
+                    (services, configuration) =>
+                    {
+                        services.AddPipelineBackend(configuration);
+                        StagePause.Register(services, configuration);
+                    }, settings, overrideServices: null, stop.Token);
             }
             catch (Exception e) when (e is TimeoutException or HttpRequestException or PubSubException)
             {
