@@ -71,14 +71,14 @@ public sealed class Function(StageExecutor stages, RunLedger ledger, IBucket buc
         var now = clock.GetUtcNow();
         var limit = TimeSpan.FromSeconds(options.Value.StalledRunSeconds);
         var failed = 0;
-        foreach (var prefix in await bucket.ListAsync("runs/", cancellationToken))
+        foreach (var name in await bucket.ListAsync("runs/", cancellationToken))
         {
-            var runId = prefix.EndsWith('/') ? prefix["runs/".Length..^1] : null;
-            if (!RunId.IsValid(runId)) continue;
+            // One runs/{run_id}/manifest.json per run; every other object is an output.
+            if (name.Split('/') is not ["runs", var runId, "manifest.json"] || !RunId.IsValid(runId)) continue;
             RunManifest? manifest;
             try
             {
-                manifest = await ledger.GetAsync(runId!, cancellationToken);
+                manifest = await ledger.GetAsync(runId, cancellationToken);
             }
             catch (InvalidDataException e)
             {
@@ -93,7 +93,7 @@ public sealed class Function(StageExecutor stages, RunLedger ledger, IBucket buc
                 $"still running {(now - manifest.CreatedAt).TotalHours:0.#} h after it started (limit Pipeline:StalledRunSeconds = {limit.TotalSeconds:0} s); " +
                 $"{stage} had {record?.Attempts ?? 0} attempts, last error: {record?.LastError ?? "none recorded"}");
             logger.LogError("Run {RunId} failed in {Stage}: {Reason}", runId, stage, reason);
-            await stages.FailRunAsync(runId!, stage, reason, cancellationToken);
+            await stages.FailRunAsync(runId, stage, reason, cancellationToken);
             failed++;
         }
         logger.LogInformation("Stalled-run sweep: {Failed} runs failed", failed);

@@ -89,13 +89,10 @@ public sealed class GcsBucket(StorageClient storage, string bucketName) : IBucke
     public async Task<IReadOnlyList<string>> ListAsync(string prefix, CancellationToken cancellationToken)
     {
         var names = new List<string>();
-        var pages = storage.ListObjectsAsync(BucketName, prefix, new ListObjectsOptions { Delimiter = "/" }).AsRawResponses();
-        await foreach (var page in pages.WithCancellation(cancellationToken))
-        {
-            names.AddRange(page.Prefixes ?? []);
-            names.AddRange((page.Items ?? []).Select(item => item.Name));
-        }
-        return [.. names.Order(StringComparer.Ordinal)];
+        await foreach (var item in storage.ListObjectsAsync(BucketName, prefix).WithCancellation(cancellationToken))
+            names.Add(item.Name);
+        names.Sort(StringComparer.Ordinal);
+        return names;
     }
 
     private async Task<string> UploadAsync(string objectName, Stream content, string contentType, string? ifGenerationMatch,
