@@ -92,6 +92,14 @@ public static class RunCommand
     {
         var culture = CultureInfo.InvariantCulture;
         Console.WriteLine();
+        if (manifest.Status == RunStatus.Running)
+        {
+            // Nothing could record a failure (the manifest itself may not be writable): say where it stopped.
+            var stopped = Stages.All.FirstOrDefault(s => manifest.Stages.GetValueOrDefault(s)?.Status != StageStatus.Completed) ?? "?";
+            Console.Error.WriteLine($"Run {manifest.RunId} did not finish: {stopped} stopped ({manifest.Stages.GetValueOrDefault(stopped)?.LastError ?? "no error recorded"}) — " +
+                $"fix the cause and run the same command again to resume it (manifest: {pipeline.Bucket.Describe(BucketLayout.Manifest(manifest.RunId))})");
+            return;
+        }
         if (manifest.Status != RunStatus.Completed)
         {
             Console.Error.WriteLine($"Run {manifest.RunId} FAILED in {manifest.Error?.Stage ?? "?"}: {manifest.Error?.Reason ?? "no reason recorded"}");
