@@ -89,7 +89,7 @@ public static class ManifestChanges
     /// <summary>A transient failure: the error is kept and the claim released, so that the redelivery may start at once.</summary>
     public static RunManifest StageAttemptFailed(this RunManifest manifest, string stage, string error)
     {
-        if (!manifest.Stages.TryGetValue(stage, out var record)) return manifest;
+        if (!manifest.Stages.TryGetValue(stage, out var record) || record.Status != StageStatus.Running) return manifest;
         return manifest with { Stages = With(manifest.Stages, stage, record with { LastError = error, Claim = null }) };
     }
 

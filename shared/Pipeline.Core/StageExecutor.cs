@@ -83,24 +83,38 @@ public sealed class StageExecutor(RunLedger ledger, IMessagePublisher publisher,
         }
         logger.LogInformation("{Stage} started for run {RunId}", stage, input.RunId);
 
-        StageResult result;
         using var renewal = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var renewing = RenewLeaseAsync(input.RunId, stage, holder, renewal.Token);
         try
         {
             foreach (var observer in observers ?? []) await observer.StageClaimedAsync(stage, input.RunId, cancellationToken);
-            result = await work(input, cancellationToken);
+            var result = await work(input, cancellationToken);
+
+            if (result.CompletesRun)
+            {
+                // The run is complete (and latest.json points at it) before run-completed is published, so a reader
+                // woken by that message finds everything in place.
+                await ledger.UpdateAsync(input.RunId, input.Parameters, m => m.RunCompleted(), cancellationToken);
+                await ledger.WriteLatestAsync(new LatestRun(input.RunId, clock.GetUtcNow(), BucketLayout.Files(input.RunId)), cancellationToken);
+            }
+            var published = await PublishAsync(result.Topic, result.Message, input.RunId, stage, cancellationToken);
+            var final = await ledger.UpdateAsync(input.RunId, input.Parameters,
+                m => m.StageCompleted(stage, clock.GetUtcNow(), result, new StageMessage(result.Topic, System.Text.Encoding.UTF8.GetString(published))),
+                cancellationToken);
+            logger.LogInformation("{Stage} completed for run {RunId} in {Seconds} s; published {Topic}",
+                stage, input.RunId, final.Stages[stage].Seconds, result.Topic);
         }
         catch (PermanentPipelineException e)
         {
             logger.LogError("{Stage} failed permanently for run {RunId}: {Reason}", stage, input.RunId, e.Message);
             await FailAsync(input.RunId, stage, input.Parameters, e.Message, cancellationToken);
-            return;
         }
-        catch (Exception e) when (e is not OperationCanceledException)
+        catch (Exception e)
         {
-            // Transient: leave a trace in the manifest, then let the transport deliver again.
-            logger.LogWarning(e, "{Stage} failed for run {RunId} and will be retried: {Reason}", stage, input.RunId, e.Message);
+            // Transient (the work, the publish or the manifest failed; or the delivery was abandoned): leave a trace
+            // in the manifest and release the claim, then let the transport deliver again.
+            if (e is not OperationCanceledException)
+                logger.LogWarning(e, "{Stage} failed for run {RunId} and will be retried: {Reason}", stage, input.RunId, e.Message);
             await ledger.UpdateAsync(input.RunId, input.Parameters, m => m.StageAttemptFailed(stage, e.Message), CancellationToken.None);
             throw;
         }
@@ -109,20 +123,6 @@ public sealed class StageExecutor(RunLedger ledger, IMessagePublisher publisher,
             await renewal.CancelAsync();
             await renewing;
         }
-
-        if (result.CompletesRun)
-        {
-            // The run is complete (and latest.json points at it) before run-completed is published, so a reader
-            // woken by that message finds everything in place.
-            await ledger.UpdateAsync(input.RunId, input.Parameters, m => m.RunCompleted(), cancellationToken);
-            await ledger.WriteLatestAsync(new LatestRun(input.RunId, clock.GetUtcNow(), BucketLayout.Files(input.RunId)), cancellationToken);
-        }
-        var published = await PublishAsync(result.Topic, result.Message, input.RunId, stage, cancellationToken);
-        var final = await ledger.UpdateAsync(input.RunId, input.Parameters,
-            m => m.StageCompleted(stage, clock.GetUtcNow(), result, new StageMessage(result.Topic, System.Text.Encoding.UTF8.GetString(published))),
-            cancellationToken);
-        logger.LogInformation("{Stage} completed for run {RunId} in {Seconds} s; published {Topic}",
-            stage, input.RunId, final.Stages[stage].Seconds, result.Topic);
     }
 
     /// <summary>

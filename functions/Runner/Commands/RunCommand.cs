@@ -27,8 +27,6 @@ public static class RunCommand
         {
             var outDirectory = Path.GetFullPath(result.GetValue(output)!);
             var inputPath = result.GetValue(input);
-            if (inputPath is not null && !File.Exists(inputPath))
-                throw new CommandFailedException($"--input {inputPath} does not exist: give the path of an order_items file (CSV, Parquet or DuckDB), or leave --input out for sample data.");
             var clock = Stopwatch.StartNew();
             if (inputPath is null)
                 inputPath = await SampleCommand.EnsureSampleAsync(outDirectory, result.GetValue(sampleUsers), result.GetValue(trigger.Seed) ?? RunParameters.DefaultSeed, cancellationToken);
@@ -102,8 +100,9 @@ public static class RunCommand
         }
         if (manifest.Status != RunStatus.Completed)
         {
-            Console.Error.WriteLine($"Run {manifest.RunId} FAILED in {manifest.Error?.Stage ?? "?"}: {manifest.Error?.Reason ?? "no reason recorded"}");
-            Console.Error.WriteLine($"Manifest: {pipeline.Bucket.Describe(BucketLayout.Manifest(manifest.RunId))}");
+            // One line: what failed and why (the reason says what to fix), and where the record is.
+            Console.Error.WriteLine($"Run {manifest.RunId} FAILED in {manifest.Error?.Stage ?? "?"}: {manifest.Error?.Reason ?? "no reason recorded"} " +
+                $"(manifest: {pipeline.Bucket.Describe(BucketLayout.Manifest(manifest.RunId))})");
             return;
         }
 

@@ -46,11 +46,12 @@ public sealed class CommandLineTests : IDisposable
     }
 
     [Fact]
-    public async Task Run_with_a_missing_input_says_which_and_what_to_give()
+    public async Task Run_with_a_missing_input_fails_the_run_in_one_line_naming_the_file()
     {
-        var result = await RunnerProcess.RunAsync(["run", "--input", _scratch.File("nope.csv"), "--out", _scratch.Path]);
+        var result = await RunnerProcess.RunAsync(["run", "--input", _scratch.File("nope.csv"), "--out", _scratch.Path, "--run-id", "no-input"]);
 
-        AssertOneLineWithoutTrace(result, $"--input {_scratch.File("nope.csv")} does not exist");
+        AssertOneLineWithoutTrace(result, "Run no-input FAILED in BuildStats: the input file");
+        Assert.Contains(_scratch.File("nope.csv"), result.Error, StringComparison.Ordinal);
     }
 
     [Fact]

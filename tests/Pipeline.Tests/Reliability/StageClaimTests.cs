@@ -81,20 +81,57 @@ public sealed class StageClaimTests : IDisposable
     [Fact]
     public async Task The_holder_renews_its_lease_while_it_works()
     {
-        var leases = new List<DateTimeOffset>();
-        await Handle(async () =>
+        var executor = new StageExecutor(_ledger, _bus, TimeProvider.System, NullLogger<StageExecutor>.Instance,
+            Options.Create(new PipelineOptions { StageLeaseSeconds = 6 }));
+        var reads = new List<(DateTimeOffset At, DateTimeOffset LeaseUntil)>();
+        await executor.RunAsync<StatsReady>(Stages.TrainModel, Message, async (input, _) =>
         {
-            for (var i = 0; i < 3; i++)
+            // Work longer than the lease: it must be renewed (every 2 s) so that it never lapses under the holder.
+            for (var i = 0; i < 4; i++)
             {
-                await Task.Delay(TimeSpan.FromSeconds(1.2));
-                leases.Add((await _ledger.GetAsync("r1", CancellationToken.None))!.Stages[Stages.TrainModel].Claim!.LeaseUntil);
+                await Task.Delay(TimeSpan.FromSeconds(2.5));
+                reads.Add((DateTimeOffset.UtcNow, (await _ledger.GetAsync("r1", CancellationToken.None))!.Stages[Stages.TrainModel].Claim!.LeaseUntil));
             }
-        });
+            return new StageResult(Topics.ModelTrained, new ModelTrained(input.RunId, input.Parameters, "runs/r1/model.json", 5));
+        }, CancellationToken.None);
 
-        // Work of 3.6 s under a 3 s lease: renewed (every second) so that it never lapsed.
-        Assert.True(leases[^1] > leases[0], string.Join(", ", leases));
-        Assert.All(leases, lease => Assert.True(lease > DateTimeOffset.UtcNow.AddSeconds(-3.6)));
+        Assert.All(reads, read => Assert.True(read.LeaseUntil > read.At, $"the lease lapsed: read at {read.At:O}, lease until {read.LeaseUntil:O}"));
+        Assert.True(reads[^1].LeaseUntil > reads[0].LeaseUntil + TimeSpan.FromSeconds(4), string.Join(", ", reads));
         Assert.Single(_bus.Published);
+    }
+
+    [Fact]
+    public async Task A_failed_publish_after_the_work_releases_the_claim_too()
+    {
+        var outage = new PublishOutage(_bus);
+        var executor = new StageExecutor(_ledger, outage, TimeProvider.System, NullLogger<StageExecutor>.Instance,
+            Options.Create(new PipelineOptions { StageLeaseSeconds = 60 }));
+        Task Deliver() => executor.RunAsync<StatsReady>(Stages.TrainModel, Message, (input, _) =>
+            Task.FromResult(new StageResult(Topics.ModelTrained, new ModelTrained(input.RunId, input.Parameters, "runs/r1/model.json", 5))),
+            CancellationToken.None);
+
+        await Assert.ThrowsAsync<HttpRequestException>(Deliver);
+        var failed = (await _ledger.GetAsync("r1", CancellationToken.None))!.Stages[Stages.TrainModel];
+        Assert.Equal((StageStatus.Running, null, "Pub/Sub answered 503"), (failed.Status, failed.Claim, failed.LastError));
+
+        // Delivered again at once (well inside the 60 s lease), it is not held: it completes.
+        await Deliver();
+
+        Assert.Equal((StageStatus.Completed, 2), ((await _ledger.GetAsync("r1", CancellationToken.None))!.Stages[Stages.TrainModel].Status,
+            (await _ledger.GetAsync("r1", CancellationToken.None))!.Stages[Stages.TrainModel].Attempts));
+        Assert.Single(_bus.Published);
+    }
+
+    /// <summary>Pub/Sub refusing the first publish.</summary>
+    private sealed class PublishOutage(IMessagePublisher inner) : IMessagePublisher
+    {
+        private int _calls;
+
+        public Task<string> PublishAsync(string topic, ReadOnlyMemory<byte> data, IReadOnlyDictionary<string, string> attributes,
+            CancellationToken cancellationToken) =>
+            Interlocked.Increment(ref _calls) == 1
+                ? throw new HttpRequestException("Pub/Sub answered 503")
+                : inner.PublishAsync(topic, data, attributes, cancellationToken);
     }
 
     [Fact]
