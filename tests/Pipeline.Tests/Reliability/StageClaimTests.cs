@@ -84,13 +84,13 @@ public sealed class StageClaimTests : IDisposable
         var executor = new StageExecutor(_ledger, _bus, TimeProvider.System, NullLogger<StageExecutor>.Instance,
             Options.Create(new PipelineOptions { StageLeaseSeconds = 6 }));
         var reads = new List<(DateTimeOffset At, DateTimeOffset LeaseUntil)>();
-        await executor.RunAsync<StatsReady>(Stages.TrainModel, Message, async (input, _) =>
+        await executor.RunAsync<StatsReady>(Stages.TrainModel, Message, async (input, ct) =>
         {
             // Work longer than the lease: it must be renewed (every 2 s) so that it never lapses under the holder.
             for (var i = 0; i < 4; i++)
             {
-                await Task.Delay(TimeSpan.FromSeconds(2.5));
-                reads.Add((DateTimeOffset.UtcNow, (await _ledger.GetAsync("r1", CancellationToken.None))!.Stages[Stages.TrainModel].Claim!.LeaseUntil));
+                await Task.Delay(TimeSpan.FromSeconds(2.5), ct);
+                reads.Add((DateTimeOffset.UtcNow, (await _ledger.GetAsync("r1", ct))!.Stages[Stages.TrainModel].Claim!.LeaseUntil));
             }
             return new StageResult(Topics.ModelTrained, new ModelTrained(input.RunId, input.Parameters, "runs/r1/model.json", 5));
         }, CancellationToken.None);
