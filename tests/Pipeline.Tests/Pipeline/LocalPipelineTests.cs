@@ -70,7 +70,9 @@ public sealed class LocalPipelineTests(SampleDataFixture data) : IClassFixture<S
         Assert.Equal(OfflineCampaignWriter.Name, campaign.Writer);
         Assert.Equal(model.Centroids.Select(c => c.Segment), campaign.Segments.Select(s => s.Title));
         Assert.All(campaign.Segments, s => Assert.False(string.IsNullOrWhiteSpace(s.Persona) || string.IsNullOrWhiteSpace(s.NextMarketingStep)));
-        Assert.StartsWith("\nPretend you're a creative strategist", campaign.Prompt);
+        Assert.StartsWith("\nYou're a creative brand strategist", campaign.Prompt);
+        Assert.EndsWith("* Next marketing step:\n", campaign.Prompt);
+        Assert.Null(campaign.WriterInstructions);
         Assert.Equal((long)manifest.Metrics["customers"], campaign.Centroids.Sum(c => c.Customers));
 
         var csv = File.ReadAllLines(Path.Combine(_out.Path, BucketLayout.Centroids("complete")));
