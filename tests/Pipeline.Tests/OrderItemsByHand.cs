@@ -69,3 +69,26 @@ public static class StatsFile
         return rows;
     }
 }
+
+/// <summary>RELIABILITY.md at the repository root, whose tables the tests check against their own counts.</summary>
+public static class ReliabilityDocument
+{
+    public static string Text()
+    {
+        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
+        {
+            var file = System.IO.Path.Combine(directory.FullName, "RELIABILITY.md");
+            if (File.Exists(file) && File.Exists(System.IO.Path.Combine(directory.FullName, "Pipeline.sln"))) return File.ReadAllText(file);
+        }
+        throw new FileNotFoundException("RELIABILITY.md not found above the test binaries");
+    }
+
+    /// <summary>The first two cells of each row of the table in the section <c>## {section}</c>, header and rule left out.</summary>
+    public static Dictionary<string, string> Table(string section)
+    {
+        var lines = Text().Split('\n').SkipWhile(l => l.TrimEnd() != $"## {section}").Skip(1).TakeWhile(l => !l.StartsWith("## ", StringComparison.Ordinal));
+        return lines.Where(l => l.StartsWith('|')).Skip(2)
+            .Select(l => l.Split('|', StringSplitOptions.TrimEntries))
+            .ToDictionary(cells => cells[1], cells => cells[2]);
+    }
+}

@@ -27,6 +27,29 @@ public sealed class PropertyTests : IDisposable
         public const int Naming = 300;
     }
 
+    [Fact]
+    public void RELIABILITY_md_gives_the_iterations_the_tests_run()
+    {
+        var rows = ReliabilityDocument.Table("Properties");
+        (string Test, int Cases)[] expected =
+        [
+            (nameof(Statistics_match_an_independent_computation_whatever_the_row_order), Iterations.Statistics),
+            (nameof(KMeans_loss_never_increases_within_a_start), Iterations.KMeansLoss),
+            (nameof(Prediction_assigns_every_customer_its_nearest_centroid), Iterations.Nearest),
+            (nameof(Permuting_the_customers_changes_nothing_in_the_model), Iterations.Permutation),
+            (nameof(The_split_is_deterministic_and_holds_out_the_fraction_asked_for), Iterations.Split),
+            (nameof(Stable_ids_are_the_cheapest_matching_to_the_previous_run), Iterations.Matching),
+            (nameof(A_lapsed_name_never_goes_to_a_segment_more_recent_than_an_active_one), Iterations.Naming),
+        ];
+        var text = ReliabilityDocument.Text();
+        foreach (var (test, cases) in expected)
+        {
+            var row = text.Split('\n').Single(l => l.StartsWith('|') && l.Contains($"PropertyTests.{test}", StringComparison.Ordinal));
+            Assert.Equal(cases.ToString(CultureInfo.InvariantCulture), row.Split('|', StringSplitOptions.TrimEntries)[2]);
+        }
+        Assert.NotEmpty(rows);
+    }
+
     private readonly TempDirectory _directory = new();
 
     public void Dispose() => _directory.Dispose();

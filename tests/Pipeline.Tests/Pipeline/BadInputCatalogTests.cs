@@ -373,6 +373,16 @@ public sealed class BadInputCatalogTests
         Assert.Equal(RefusedFiles.Count + AcceptedFiles.Count + BadTriggers.Count, categories.Values.Sum());
     }
 
+    [Fact]
+    public void RELIABILITY_md_counts_the_cases_as_the_catalogue_has_them()
+    {
+        var table = ReliabilityDocument.Table("Bad input");
+        var expected = Categories();
+        Assert.Equal(expected.OrderBy(c => c.Key), table.Where(r => !r.Key.StartsWith("**", StringComparison.Ordinal))
+            .Select(r => KeyValuePair.Create(r.Key, int.Parse(r.Value, System.Globalization.CultureInfo.InvariantCulture))).OrderBy(c => c.Key));
+        Assert.Equal($"**{expected.Values.Sum()}**", table["**total**"]);
+    }
+
     /// <summary>Cases per category, for RELIABILITY.md.</summary>
     public static IReadOnlyDictionary<string, int> Categories() =>
         RefusedFiles.Values.Select(c => c.Category)
