@@ -55,6 +55,9 @@ public sealed class LocalPipelineTests(SampleDataFixture data) : IClassFixture<S
         Assert.Equal(5, model.K);
         Assert.Equal(Enumerable.Range(1, 5), model.Centroids.Select(c => c.CentroidId));
         Assert.Equal(5, model.Centroids.Select(c => c.Segment).Distinct().Count());
+        // The naming rule on a real run: no lapsed, lost or at-risk name on a segment more recent than an active one.
+        var lapsedDays = model.Centroids.Where(c => global::Pipeline.Analytics.SegmentCatalog.IsLapsed(c.Segment)).Select(c => c.DaysSinceLastOrder).DefaultIfEmpty(double.MaxValue).Min();
+        Assert.All(model.Centroids.Where(c => !global::Pipeline.Analytics.SegmentCatalog.IsLapsed(c.Segment)), c => Assert.True(c.DaysSinceLastOrder <= lapsedDays, c.Segment));
         Assert.InRange(model.Iterations, 1, 20);
         Assert.Equal(manifest.Metrics["customers"], model.TrainingCustomers + model.TestCustomers);
         Assert.InRange((double)model.TestCustomers / (model.TrainingCustomers + model.TestCustomers), 0.15, 0.25);
