@@ -8,7 +8,7 @@ namespace Pipeline.Embedded;
 
 /// <summary>
 /// The model side on one machine: K-means in process (<see cref="SegmentationTrainer"/>) on the statistics read
-/// with DuckDB, and prediction as one DuckDB query over <c>customer_stats.parquet</c> — the nearest centroid in
+/// with DuckDB, and prediction as one DuckDB query over the <c>customer_stats</c> parts — the nearest centroid in
 /// standardized space, as ML.PREDICT computes it.
 /// </summary>
 public sealed class EmbeddedSegmentationEngine(IOptions<EmbeddedOptions> options, IBucket bucket, ILogger<EmbeddedSegmentationEngine> logger)
@@ -29,9 +29,9 @@ public sealed class EmbeddedSegmentationEngine(IOptions<EmbeddedOptions> options
     public Task<IReadOnlyList<SegmentSize>> PredictAsync(RunParameters parameters, SegmentModel model, CancellationToken cancellationToken) =>
         Task.Run<IReadOnlyList<SegmentSize>>(async () =>
         {
-            using var stats = await bucket.OpenLocalAsync(BucketLayout.CustomerStats(parameters.RunId), cancellationToken);
+            using var stats = await bucket.OpenLocalPartsAsync(BucketLayout.CustomerStats(parameters.RunId), cancellationToken);
             using var connection = DuckDb.Open(options.Value);
-            DuckDb.Execute(connection, $"CREATE TEMP TABLE predictions AS {PredictionSql(model, stats.Path)}");
+            DuckDb.Execute(connection, $"CREATE TEMP TABLE predictions AS {PredictionSql(model, DuckDb.ReadParquet(stats))}");
             var predictions = BucketLayout.Predictions(parameters.RunId);
             DuckDbStatsBuilder.RequireFinite(connection, Stages.Predict, predictions, "predictions", "distance");
             await ParquetExport.WriteAsync(connection, "SELECT * FROM predictions ORDER BY user_id", bucket, predictions, cancellationToken);
@@ -46,12 +46,12 @@ public sealed class EmbeddedSegmentationEngine(IOptions<EmbeddedOptions> options
     public Task<IReadOnlyList<ChartPoint>> SampleForChartAsync(RunParameters parameters, int maxPoints, CancellationToken cancellationToken) =>
         Task.Run<IReadOnlyList<ChartPoint>>(async () =>
         {
-            using var predictions = await bucket.OpenLocalAsync(BucketLayout.Predictions(parameters.RunId), cancellationToken);
+            using var predictions = await bucket.OpenLocalPartsAsync(BucketLayout.Predictions(parameters.RunId), cancellationToken);
             using var connection = DuckDb.Open(options.Value);
-            var file = DuckDb.Literal(predictions.Path);
+            var table = DuckDb.ReadParquet(predictions);
 
             var sizes = new Dictionary<int, long>();
-            using (var command = DuckDb.Command(connection, $"SELECT centroid_id, count(*) FROM read_parquet({file}) GROUP BY centroid_id"))
+            using (var command = DuckDb.Command(connection, $"SELECT centroid_id, count(*) FROM {table} GROUP BY centroid_id"))
             using (var reader = command.ExecuteReader())
                 while (reader.Read()) sizes[reader.GetInt32(0)] = reader.GetInt64(1);
             var quotas = ChartQuotas(sizes, maxPoints);
@@ -61,7 +61,7 @@ public sealed class EmbeddedSegmentationEngine(IOptions<EmbeddedOptions> options
             var points = new List<ChartPoint>();
             using (var command = DuckDb.Command(connection, $"""
                 SELECT days_since_last_order, average_spend, centroid_id
-                FROM read_parquet({file})
+                FROM {table}
                 QUALIFY row_number() OVER (PARTITION BY centroid_id ORDER BY hash(user_id), user_id) <= CASE centroid_id {quotaCase} ELSE 0 END
                 ORDER BY centroid_id, hash(user_id), user_id
                 """))
@@ -88,7 +88,8 @@ public sealed class EmbeddedSegmentationEngine(IOptions<EmbeddedOptions> options
     /// Every customer's nearest centroid: distances in standardized space to each centroid, listed in centroid-id
     /// order, so the position of the smallest is the centroid id (ties go to the smaller id).
     /// </summary>
-    public static string PredictionSql(SegmentModel model, string statsPath)
+    /// <param name="statsTable">The statistics as a DuckDB table expression, e.g. <see cref="DuckDb.ReadParquet"/>.</param>
+    public static string PredictionSql(SegmentModel model, string statsTable)
     {
         var ordered = model.Centroids.OrderBy(c => c.CentroidId).ToList();
         if (ordered.Select(c => c.CentroidId).SequenceEqual(Enumerable.Range(1, ordered.Count)) is false)
@@ -106,7 +107,7 @@ public sealed class EmbeddedSegmentationEngine(IOptions<EmbeddedOptions> options
             WITH scored AS MATERIALIZED (
                 SELECT user_id, days_since_last_order, count_orders, average_spend,
                     [{distances}] AS distances
-                FROM read_parquet({DuckDb.Literal(statsPath)})
+                FROM {statsTable}
             )
             SELECT
                 user_id,
@@ -120,14 +121,15 @@ public sealed class EmbeddedSegmentationEngine(IOptions<EmbeddedOptions> options
 
     private async Task<CustomerFeatures> ReadStatsAsync(string runId, CancellationToken cancellationToken)
     {
-        using var stats = await bucket.OpenLocalAsync(BucketLayout.CustomerStats(runId), cancellationToken);
+        using var stats = await bucket.OpenLocalPartsAsync(BucketLayout.CustomerStats(runId), cancellationToken);
         using var connection = DuckDb.Open(options.Value);
-        var count = DuckDb.Scalar<long>(connection, $"SELECT count(*) FROM read_parquet({DuckDb.Literal(stats.Path)})");
+        var table = DuckDb.ReadParquet(stats);
+        var count = DuckDb.Scalar<long>(connection, $"SELECT count(*) FROM {table}");
         var ids = new long[count];
         var values = new double[count * CustomerFeatures.Dimensions];
         using var command = DuckDb.Command(connection, $"""
             SELECT user_id, CAST(days_since_last_order AS DOUBLE), CAST(count_orders AS DOUBLE), CAST(average_spend AS DOUBLE)
-            FROM read_parquet({DuckDb.Literal(stats.Path)}) ORDER BY user_id
+            FROM {table} ORDER BY user_id
             """);
         using var reader = command.ExecuteReader();
         var i = 0;
