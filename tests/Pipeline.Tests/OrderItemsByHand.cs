@@ -55,14 +55,15 @@ public static class OrderItemsByHand
     }
 }
 
-/// <summary>Reads a <c>customer_stats.parquet</c> back, ordered by user.</summary>
+/// <summary>Reads a run's <c>customer_stats</c> parts back, ordered by user.</summary>
 public static class StatsFile
 {
-    public static List<(long User, long Days, long Orders, double Spend)> Read(string path)
+    public static async Task<List<(long User, long Days, long Orders, double Spend)>> ReadAsync(IBucket bucket, string tablePrefix)
     {
+        using var parts = await bucket.OpenLocalPartsAsync(tablePrefix, CancellationToken.None);
         using var connection = DuckDb.Open(new EmbeddedOptions());
         using var command = DuckDb.Command(connection,
-            $"SELECT user_id, days_since_last_order, count_orders, average_spend FROM read_parquet({DuckDb.Literal(path)}) ORDER BY user_id");
+            $"SELECT user_id, days_since_last_order, count_orders, average_spend FROM {DuckDb.ReadParquet(parts)} ORDER BY user_id");
         using var reader = command.ExecuteReader();
         var rows = new List<(long, long, long, double)>();
         while (reader.Read()) rows.Add((reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetDouble(3)));

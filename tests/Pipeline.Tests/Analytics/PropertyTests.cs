@@ -80,8 +80,7 @@ public sealed class PropertyTests : IDisposable
         var bucket = new FileSystemBucket(options);
         var parameters = new RunParameters($"p{Guid.NewGuid():N}"[..20], WindowStart, WindowEnd, AsOf, 2, preset, 42, 0.2);
         var summary = await new DuckDbStatsBuilder(options, bucket, NullLogger<DuckDbStatsBuilder>.Instance).BuildAsync(parameters, CancellationToken.None);
-        using var file = await bucket.OpenLocalAsync(summary.StatsObject, CancellationToken.None);
-        return StatsFile.Read(file.Path);
+        return await StatsFile.ReadAsync(bucket, summary.StatsObject);
     }
 
     [Theory]
@@ -145,7 +144,7 @@ public sealed class PropertyTests : IDisposable
                 COPY (SELECT CAST(c0 AS BIGINT) AS user_id, CAST(c1 AS BIGINT) AS days_since_last_order, CAST(c2 AS BIGINT) AS count_orders,
                     CAST(c3 AS DOUBLE) AS average_spend FROM (VALUES {values}) v(c0, c1, c2, c3)) TO {DuckDb.Literal(stats)} (FORMAT parquet)
                 """);
-            using var command = DuckDb.Command(connection, $"SELECT user_id, centroid_id, distance FROM ({EmbeddedSegmentationEngine.PredictionSql(model, stats)}) ORDER BY user_id");
+            using var command = DuckDb.Command(connection, $"SELECT user_id, centroid_id, distance FROM ({EmbeddedSegmentationEngine.PredictionSql(model, $"read_parquet({DuckDb.Literal(stats)})")}) ORDER BY user_id");
             using var reader = command.ExecuteReader();
             var seen = 0;
             while (reader.Read())

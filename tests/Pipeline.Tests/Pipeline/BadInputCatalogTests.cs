@@ -150,7 +150,7 @@ public sealed class BadInputCatalogTests
         ["sale_price: -Infinity"] = Value("sale_price", "1,1,Complete,2025-05-05 10:00:00 UTC,-Infinity", "1 row(s) whose sale_price is not a finite number, e.g. '-Infinity'"),
         ["sale_price: beyond a double"] = Value("sale_price", "1,1,Complete,2025-05-05 10:00:00 UTC,1e400", "sale_price is not a finite number, e.g. '1e400'"),
         ["sale_price: NaN in two rows"] = new("file: bad sale_price values", InputFile.Text("items.csv", WithRow(Row.Replace("10.5", "nan", StringComparison.Ordinal)) + Row.Replace("10.5", "NAN", StringComparison.Ordinal) + "\n"), Stages.BuildStats, "2 row(s) whose sale_price is not a finite number, e.g. 'nan'"),
-        ["sale_price: sums past a double"] = new("file: absurd numbers", InputFile.Text("items.csv", WithRow("90,1,Complete,2025-05-05 10:00:00 UTC,1e308") + "91,1,Complete,2025-05-06 10:00:00 UTC,1e308\n"), Stages.BuildStats, "BuildStats refused to write runs/catalog/customer_stats.parquet: average_spend is not a finite number in 1 place(s), e.g. user_id 1"),
+        ["sale_price: sums past a double"] = new("file: absurd numbers", InputFile.Text("items.csv", WithRow("90,1,Complete,2025-05-05 10:00:00 UTC,1e308") + "91,1,Complete,2025-05-06 10:00:00 UTC,1e308\n"), Stages.BuildStats, "BuildStats refused to write runs/catalog/customer_stats/: average_spend is not a finite number in 1 place(s), e.g. user_id 1"),
         ["NaN in the Parquet sale_price"] = new("file: bad sale_price values", InputFile.Converted("items.parquet",
             $"COPY (SELECT * REPLACE (CASE WHEN user_id = 4 THEN 'NaN'::DOUBLE ELSE sale_price END AS sale_price) FROM ({Typed})) TO {{out}} (FORMAT parquet)"), Stages.BuildStats, "2 row(s) whose sale_price is not a finite number, e.g. 'nan'"),
 
@@ -357,7 +357,7 @@ public sealed class BadInputCatalogTests
 
         Assert.True(manifest.Status == RunStatus.Completed, $"the run failed: {manifest.Error?.Reason}");
         var expected = OrderItemsByHand.Stats(accepted.Means, StatsPreset.Rfm, Start, End, End);
-        var actual = StatsFile.Read(Path.Combine(bucket, BucketLayout.CustomerStats(manifest.RunId)));
+        var actual = await StatsFile.ReadAsync(new FileSystemBucket(bucket), BucketLayout.CustomerStats(manifest.RunId));
         OrderItemsByHand.AssertSame(expected, actual);
         Assert.Equal(expected.Count, manifest.Metrics["customers"]);
         Assert.True(File.Exists(Path.Combine(bucket, BucketLayout.Latest)));
