@@ -71,7 +71,20 @@ public sealed class LocalPipeline : IAsyncDisposable
         {
             var stage = FunctionCatalog.Types.Select(PipelineFunctionAttribute.Of).First(f => f.TriggeredBy == message.Topic).Stage;
             var reason = $"gave up after {Bus.MaxDeliveryAttempts} attempts: {message.LastError.Message}";
-            await Ledger.UpdateAsync(runId, null, m => m.Status == RunStatus.Failed ? m : m.Failed(stage, reason, DateTimeOffset.UtcNow), cancellationToken);
+            var failed = await Ledger.UpdateAsync(runId, null, m => m.Status == RunStatus.Failed ? m : m.Failed(stage, reason, DateTimeOffset.UtcNow), cancellationToken);
+            // The run ends here, not in a stage, so the stage protocol's run-end hook has not seen it.
+            if (_services.GetService<IRunEndHook>() is { } runEnd)
+            {
+                try
+                {
+                    await runEnd.RunEndedAsync(failed, cancellationToken);
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    // The run is recorded as failed already; a report that cannot be written must not hide why.
+                    _services.GetRequiredService<ILogger<LocalPipeline>>().LogWarning(e, "The report of failed run {RunId} could not be written: {Reason}", runId, e.Message);
+                }
+            }
         }
         // A trigger with an invalid run id is recorded under the id derived from its message: the run's last
         // message says which.

@@ -55,6 +55,10 @@ public static class BucketLayout
     public static string Chart(string runId) => $"runs/{runId}/chart.png";
     public static string CampaignJson(string runId) => $"runs/{runId}/campaign.json";
     public static string CampaignMarkdown(string runId) => $"runs/{runId}/campaign.md";
+    /// <summary>The run for people: one self-contained HTML page.</summary>
+    public static string Report(string runId) => $"runs/{runId}/report.html";
+    /// <summary>Every run, newest first, each linking its report.</summary>
+    public const string Index = "index.html";
 
     /// <summary>
     /// The name of one Parquet part under a table's prefix: <c>part-00000.parquet</c>, … The embedded backend writes one
@@ -81,5 +85,6 @@ public static class BucketLayout
         ["chart"] = Chart(runId),
         ["campaign_json"] = CampaignJson(runId),
         ["campaign_md"] = CampaignMarkdown(runId),
+        ["report"] = Report(runId),
     };
 }

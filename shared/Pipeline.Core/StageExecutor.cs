@@ -7,9 +7,11 @@ namespace Pipeline.Core;
 /// The delivery protocol every stage shares (CONTRACT.md, "Delivery semantics"): decode the message, skip a
 /// duplicate, record the stage in the manifest, do the work, publish the next message, and only then mark the
 /// stage completed. A permanent failure is recorded and announced on <c>run-failed</c> and the delivery is
-/// acknowledged; any other exception propagates so that the transport delivers again.
+/// acknowledged; any other exception propagates so that the transport delivers again. When a run ends, the
+/// <see cref="IRunEndHook"/> (if one is registered) runs before the end is announced.
 /// </summary>
-public sealed class StageExecutor(RunLedger ledger, IMessagePublisher publisher, TimeProvider clock, ILogger<StageExecutor> logger)
+public sealed class StageExecutor(RunLedger ledger, IMessagePublisher publisher, TimeProvider clock, ILogger<StageExecutor> logger,
+    IRunEndHook? runEnd = null)
 {
     /// <summary>Runs a stage whose trigger is a <see cref="RunMessage"/> of type <typeparamref name="TIn"/>.</summary>
     public Task RunAsync<TIn>(string stage, PipelineMessage message,
@@ -78,8 +80,9 @@ public sealed class StageExecutor(RunLedger ledger, IMessagePublisher publisher,
         {
             // The run is complete (and latest.json points at it) before run-completed is published, so a reader
             // woken by that message finds everything in place.
-            await ledger.UpdateAsync(input.RunId, input.Parameters, m => m.RunCompleted(), cancellationToken);
+            var completed = await ledger.UpdateAsync(input.RunId, input.Parameters, m => m.RunCompleted(), cancellationToken);
             await ledger.WriteLatestAsync(new LatestRun(input.RunId, clock.GetUtcNow(), BucketLayout.Files(input.RunId)), cancellationToken);
+            if (runEnd is not null) await runEnd.RunEndedAsync(completed, cancellationToken);
         }
         await PublishAsync(result.Topic, result.Message, input.RunId, stage, cancellationToken);
         var final = await ledger.UpdateAsync(input.RunId, input.Parameters, m => m.StageCompleted(stage, clock.GetUtcNow(), result), cancellationToken);
@@ -103,6 +106,9 @@ public sealed class StageExecutor(RunLedger ledger, IMessagePublisher publisher,
 
     private async Task AnnounceFailureAsync(string runId, RunError error, RunParameters? parameters, CancellationToken cancellationToken)
     {
+        // Here rather than where the failure is recorded: a redelivery after a failed hook announces again.
+        if (runEnd is not null && await ledger.GetAsync(runId, cancellationToken) is { } failed)
+            await runEnd.RunEndedAsync(failed, cancellationToken);
         await PublishAsync(Topics.RunFailed, new RunFailed(runId, error.Stage, error.Reason, parameters), runId, error.Stage, cancellationToken);
         await ledger.UpdateAsync(runId, parameters, m => m with { Error = m.Error! with { Announced = true } }, cancellationToken);
     }

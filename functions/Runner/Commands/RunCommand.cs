@@ -60,6 +60,7 @@ public static class RunCommand
         {
             Console.Error.WriteLine($"Run {manifest.RunId} FAILED in {manifest.Error?.Stage ?? "?"}: {manifest.Error?.Reason ?? "no reason recorded"}");
             Console.Error.WriteLine($"Manifest: {pipeline.Bucket.Describe(BucketLayout.Manifest(manifest.RunId))}");
+            PrintReport(pipeline.Bucket, manifest.RunId, Console.Error);
             return;
         }
 
@@ -87,5 +88,13 @@ public static class RunCommand
         foreach (var file in BucketLayout.Files(manifest.RunId).Values)
             Console.WriteLine($"  {Path.GetFileName(file)}");
         Console.WriteLine($"Latest: {pipeline.Bucket.Describe(BucketLayout.Latest)}");
+        PrintReport(pipeline.Bucket, manifest.RunId, Console.Out);
+    }
+
+    /// <summary>Where the run's report and the index of runs are: the last lines, what a person opens next.</summary>
+    public static void PrintReport(IBucket bucket, string runId, TextWriter output)
+    {
+        output.WriteLine($"Report: {bucket.Describe(BucketLayout.Report(runId))}");
+        output.WriteLine($"Index:  {bucket.Describe(BucketLayout.Index)}");
     }
 }
