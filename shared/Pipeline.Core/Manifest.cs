@@ -54,6 +54,8 @@ public static class BucketLayout
     /// <summary>The prefix of the predictions' Parquet parts (<c>part-*.parquet</c>).</summary>
     public static string Predictions(string runId) => $"runs/{runId}/predictions/";
     public static string Centroids(string runId) => $"runs/{runId}/centroids.csv";
+    /// <summary>Who the customers of each segment are (<see cref="ProfilesDocument"/>).</summary>
+    public static string Profiles(string runId) => $"runs/{runId}/profiles.json";
     public static string Chart(string runId) => $"runs/{runId}/chart.png";
     public static string CampaignJson(string runId) => $"runs/{runId}/campaign.json";
     public static string CampaignMarkdown(string runId) => $"runs/{runId}/campaign.md";
@@ -109,6 +111,7 @@ public static class BucketLayout
         ["model"] = Model(runId),
         ["predictions"] = Predictions(runId),
         ["centroids"] = Centroids(runId),
+        ["profiles"] = Profiles(runId),
         ["chart"] = Chart(runId),
         ["campaign_json"] = CampaignJson(runId),
         ["campaign_md"] = CampaignMarkdown(runId),
