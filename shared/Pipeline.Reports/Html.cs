@@ -57,7 +57,8 @@ internal static class Html
         .value{display:block;font-size:1.35rem;font-weight:600;overflow-wrap:anywhere}
         .means{display:block;font-size:.85rem;color:var(--muted)}
         .status-completed{color:var(--good)}
-        .status-failed,.status-held{color:var(--bad)}
+        .status-failed,.status-held,.check-failed{color:var(--bad);font-weight:600}
+        .check-passed{color:var(--good)}
         .table-wrap{overflow-x:auto;max-width:100%}
         table{border-collapse:collapse;width:100%;font-size:.92rem}
         caption{text-align:left;font-weight:600;padding:.3rem 0}

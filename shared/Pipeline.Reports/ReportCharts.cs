@@ -109,7 +109,7 @@ public static partial class ReportCharts
     public static double Index(double value, double population) => population > 0 ? Math.Round(100 * value / population, 1) : 0;
 
     /// <summary>Customers per segment in each of the last runs, one line per segment id.</summary>
-    public static string SizesOverRuns(IReadOnlyList<RunSummary> runs, string title)
+    public static string SizesOverRuns(IReadOnlyList<RunSizes> runs, string title)
     {
         var plot = NewPlot();
         var ids = runs.SelectMany(r => r.Segments.Select(s => s.CentroidId)).Distinct().Order().ToList();
@@ -138,44 +138,45 @@ public static partial class ReportCharts
         return Svg(plot, 720, 440, title);
     }
 
-    private static string RunLabel(RunSummary run) =>
-        run.AsOf?.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture) ?? run.RunId;
+    private static string RunLabel(RunSizes run) => run.AsOf.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
 
     /// <summary>
-    /// The from → to matrix as a heat map: one cell per pair, shaded by its share of the row (where the "from"
-    /// segment's customers went) in the colour-blind-safe viridis scale, each cell labelled with its count.
+    /// The from → to matrix as a heat map: one cell per pair (rows: last run's segments and new customers; columns:
+    /// this run's segments and customers gone), shaded by its share of the row (where the "from" segment's customers
+    /// went) in the colour-blind-safe viridis scale, each cell labelled with its count.
     /// </summary>
-    public static string Migration(MigrationMatrix matrix, string title)
+    public static string Migration(SegmentMigration migration, string title)
     {
         var plot = NewPlot();
         var colormap = new ScottPlot.Colormaps.Viridis();
-        var rows = matrix.From.Count;
-        var columns = matrix.To.Count;
-        for (var r = 0; r < rows; r++)
+        IReadOnlyList<int?> from = [.. migration.PreviousSegments.Select(s => (int?)s.CentroidId), null];
+        IReadOnlyList<int?> to = [.. migration.Segments.Select(s => (int?)s.CentroidId), null];
+        for (var r = 0; r < from.Count; r++)
         {
-            var rowTotal = Enumerable.Range(0, columns).Sum(c => matrix.Counts[r, c]);
-            for (var c = 0; c < columns; c++)
+            var rowTotal = to.Sum(t => migration.Count(from[r], t));
+            for (var c = 0; c < to.Count; c++)
             {
-                var count = matrix.Counts[r, c];
+                var count = migration.Count(from[r], to[c]);
                 var share = rowTotal > 0 ? count / (double)rowTotal : 0;
-                var y = rows - 1 - r;
+                var y = from.Count - 1 - r;
                 var cell = plot.Add.Rectangle(c, c + 1, y, y + 1);
-                cell.FillColor = colormap.GetColor(share);
+                cell.FillColor = from[r] is null && to[c] is null ? Colors.White : colormap.GetColor(share);
                 cell.LineColor = Colors.White;
                 cell.LineWidth = 1;
+                if (from[r] is null && to[c] is null) continue;
                 var text = plot.Add.Text(count.ToString("N0", CultureInfo.InvariantCulture), c + 0.5, y + 0.5);
                 text.LabelAlignment = Alignment.MiddleCenter;
                 text.LabelFontSize = 12;
                 text.LabelFontColor = share > 0.55 ? Colors.Black : Colors.White;
             }
         }
-        plot.Axes.Bottom.SetTicks([.. matrix.To.Select((_, c) => c + 0.5)], [.. matrix.To]);
-        plot.Axes.Left.SetTicks([.. matrix.From.Select((_, r) => rows - 1 - r + 0.5)], [.. matrix.From]);
-        plot.Axes.SetLimits(0, columns, 0, rows);
-        plot.XLabel("To (this run's segment)");
-        plot.YLabel("From (previous run's segment)");
+        plot.Axes.Bottom.SetTicks([.. to.Select((_, c) => c + 0.5)], [.. to.Select(t => t?.ToString(CultureInfo.InvariantCulture) ?? SegmentMigration.GoneColumn)]);
+        plot.Axes.Left.SetTicks([.. from.Select((_, r) => from.Count - 1 - r + 0.5)], [.. from.Select(f => f?.ToString(CultureInfo.InvariantCulture) ?? SegmentMigration.NewRow)]);
+        plot.Axes.SetLimits(0, to.Count, 0, from.Count);
+        plot.XLabel("To: this run's segment");
+        plot.YLabel("From: previous run's segment");
         plot.Grid.IsVisible = false;
-        return Svg(plot, 640, 520, title);
+        return Svg(plot, 600, 520, title);
     }
 
     /// <summary>The Davies–Bouldin index of each candidate k (lower is better), the chosen k marked.</summary>

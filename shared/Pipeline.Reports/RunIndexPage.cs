@@ -48,7 +48,7 @@ public static class RunIndexPage
             }
             page.Append("</tbody></table></div>\n");
         }
-        page.Append("<p class=\"lead\">Status: <strong>completed</strong> runs are the ones to use; a <strong>failed</strong> run stopped before finishing.</p>\n</main>\n");
+        page.Append("<p class=\"lead\">Status: <strong>completed</strong> runs are the ones to use; a <strong>held</strong> run wrote everything but failed its quality gate and waits for a person; a <strong>failed</strong> run stopped before finishing.</p>\n</main>\n");
         Tail(page);
         return page.ToString();
     }

@@ -15,8 +15,9 @@ public sealed record RunReport(
     IReadOnlyList<SegmentFigures> Segments,
     IReadOnlyList<CustomerPoint> Points,
     IReadOnlyList<KScore> KScores,
-    MigrationMatrix? Migration,
-    IReadOnlyList<RunSummary> SizeHistory)
+    SegmentMigration? Migration,
+    IReadOnlyList<RunSizes> SizeHistory,
+    ProfilesDocument? Profiles)
 {
     /// <summary>Customers in the run: the segments' sum, else what BuildStats counted.</summary>
     public long Customers => Segments.Count > 0
@@ -51,15 +52,8 @@ public readonly record struct CustomerPoint(int CentroidId, double DaysSinceLast
 /// <summary>One candidate k of an automatic choice and its held-out Davies–Bouldin index (lower is better).</summary>
 public sealed record KScore(int K, double DaviesBouldinIndex);
 
-/// <summary>
-/// Customers moving between segments since the previous completed run: <see cref="Counts"/>[from][to], where a
-/// "from" of <see cref="New"/> counts new customers and a "to" of <see cref="Gone"/> customers no longer seen.
-/// </summary>
-public sealed record MigrationMatrix(string? PreviousRunId, IReadOnlyList<string> From, IReadOnlyList<string> To, long[,] Counts)
-{
-    public const string New = "new";
-    public const string Gone = "gone";
-}
+/// <summary>A run's segment sizes at its as-of date: one step of the chart of sizes over the last runs.</summary>
+public sealed record RunSizes(string RunId, DateOnly AsOf, IReadOnlyList<SegmentSize> Segments);
 
 /// <summary>A run as the index lists it: its manifest and its segment sizes (empty when it made none).</summary>
 public sealed record RunSummary(RunManifest Manifest, IReadOnlyList<SegmentSize> Segments)

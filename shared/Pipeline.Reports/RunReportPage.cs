@@ -66,14 +66,41 @@ public static class RunReportPage
             page.Append("<p class=\"absent\" role=\"alert\">The run failed in <strong>").Append(Encode(error.Stage))
                 .Append("</strong>: ").Append(Encode(error.Reason)).Append("</p>\n");
 
-        page.Append("<h2 id=\"quality-gate\">Quality gate</h2>\n");
-        Absent(page, "This run records no quality-gate checks: its outputs were published without them.");
+        QualityGateTable(page, manifest.QualityGate);
         page.Append("</section>\n");
+    }
+
+    private static void QualityGateTable(StringBuilder page, QualityGate? gate)
+    {
+        page.Append("<h2 id=\"quality-gate\">Quality gate</h2>\n");
+        if (gate is null)
+        {
+            Absent(page, "This run records no quality-gate checks: it ended before the gate, or ran before the gate existed.");
+            return;
+        }
+        page.Append("<p>").Append(gate.Passed
+                ? "Passed: the checks below found nothing that should stop these segments from being used."
+                : gate.Release is { } release
+                    ? $"Did not pass, but was released by {Encode(release.By)} on {Encode(Time(release.At))}."
+                    : "Did not pass: the run is held until someone looks at the failed checks and releases it.")
+            .Append(gate.ComparedTo is { } previous ? $" Compared with run {Encode(previous)}." : " The first run: nothing to compare with.")
+            .Append("</p>\n<div class=\"table-wrap\"><table>\n<caption>Quality checks</caption>\n<thead><tr><th scope=\"col\">Check</th>")
+            .Append("<th scope=\"col\" class=\"text\">Result</th><th scope=\"col\">Measured</th><th scope=\"col\">Threshold</th><th scope=\"col\" class=\"text\">What it means</th></tr></thead>\n<tbody>\n");
+        foreach (var check in gate.Checks)
+        {
+            var outcome = check.Outcome.ToString().ToLowerInvariant();
+            page.Append("<tr><th scope=\"row\" class=\"text\">").Append(Encode(check.Name.Replace('_', ' '))).Append("</th>")
+                .Append("<td class=\"text check-").Append(outcome).Append("\">").Append(outcome).Append("</td><td>")
+                .Append(check.Value is { } value ? Decimal(value, "0.###") : "–").Append("</td><td>").Append(Decimal(check.Threshold, "0.###"))
+                .Append("</td><td class=\"text\">").Append(Encode(check.Detail)).Append("</td></tr>\n");
+        }
+        page.Append("</tbody></table></div>\n");
     }
 
     private static string StatusMeaning(RunManifest manifest) => manifest.Status switch
     {
         RunStatus.Completed => "Every output was written; this run's segments are the ones to use.",
+        RunStatus.Held => "Every output was written, but the quality gate stopped it: check it before using these segments.",
         RunStatus.Failed => "The run stopped before finishing; use the previous completed run.",
         _ => "The run has not finished yet.",
     };
@@ -153,9 +180,59 @@ public static class RunReportPage
             page.Append("</tbody></table></div>\n");
         }
         page.Append("<h3>Who the customers are</h3>\n");
-        Absent(page, "No demographic profile: this run had no users or products table to describe segments by age, gender, country, channel or category.");
+        if (report.Profiles is not { } profiles)
+            Absent(page, "No demographic profile: this run wrote no profiles.json (no users or products table to describe segments by age, gender, country, channel or category).");
+        else
+            Demographics(page, profiles);
         Close(page);
     }
+
+    /// <summary>
+    /// Each breakdown of profiles.json as a table: its values (the population's largest) down, segments across, each
+    /// cell the segment's share and its index against everyone; what the profiles lack is said, not hidden.
+    /// </summary>
+    private static void Demographics(StringBuilder page, ProfilesDocument profiles)
+    {
+        foreach (var lacking in profiles.Lacking) Absent(page, lacking);
+        var coverage = profiles.Coverage;
+        if (coverage.ItemsWithoutUser > 0 || coverage.ItemsWithoutProduct > 0)
+            page.Append("<p class=\"lead\">").Append(Count(coverage.ItemsWithoutUser)).Append(" of ").Append(Count(coverage.ItemsCounted))
+                .Append(" items had no matching user and ").Append(Count(coverage.ItemsWithoutProduct))
+                .Append(" no matching product: they count in revenue, not in the breakdowns.</p>\n");
+        page.Append("<p>Each cell: the segment's share, and in brackets its index against all customers (100 = as everyone; 150 = half as much again). ")
+            .Append("Cells of fewer than ").Append(Count(profiles.MinimumCellCustomers)).Append(" customers are hidden (\u201chidden\u201d) so that no one can be singled out.</p>\n");
+        var breakdowns = new (string Title, Func<SegmentProfile, ProfileBreakdown?> Of)[]
+        {
+            ("Gender", p => p.Gender), ("Age", p => p.AgeBands), ("Country", p => p.Countries), ("Channel", p => p.TrafficSources),
+            ("Department", p => p.Departments), ("Category", p => p.Categories), ("Brand", p => p.Brands),
+        };
+        foreach (var (title, of) in breakdowns)
+        {
+            if (of(profiles.Population) is not { } everyone) continue;
+            var measure = everyone.Measure == ProfileMeasure.Revenue ? "share of revenue" : "share of customers";
+            page.Append("<div class=\"table-wrap\"><table>\n<caption>").Append(Encode(title)).Append(" (").Append(measure).Append(")</caption>\n<thead><tr><th scope=\"col\">")
+                .Append(Encode(title)).Append("</th><th scope=\"col\">All customers</th>");
+            foreach (var segment in profiles.Segments)
+                page.Append("<th scope=\"col\">").Append(Swatch(segment.CentroidId ?? 0)).Append(segment.CentroidId).Append(' ').Append(Encode(segment.Segment)).Append("</th>");
+            page.Append("</tr></thead>\n<tbody>\n");
+            foreach (var cell in everyone.Cells)
+            {
+                page.Append("<tr><th scope=\"row\" class=\"text\">").Append(Encode(cell.Value)).Append("</th><td>").Append(CellText(cell, index: false)).Append("</td>");
+                foreach (var segment in profiles.Segments)
+                {
+                    var mine = of(segment)?.Cells.FirstOrDefault(c => c.Value == cell.Value);
+                    page.Append("<td>").Append(mine is null ? "–" : CellText(mine, index: true)).Append("</td>");
+                }
+                page.Append("</tr>\n");
+            }
+            page.Append("</tbody></table></div>\n");
+        }
+    }
+
+    private static string CellText(ProfileCell cell, bool index) =>
+        cell.Suppressed || cell.Share is not { } share ? "hidden"
+        : index && cell.Index is { } i ? $"{Percent(share)} ({Decimal(100 * i, "0")})"
+        : Percent(share);
 
     private static void Personas(StringBuilder page, RunReport report)
     {
@@ -178,11 +255,24 @@ public static class RunReportPage
     private static void Movement(StringBuilder page, RunReport report)
     {
         Open(page, "movement", "Movement since the previous run", null);
-        if (report.Migration is { } migration)
+        if (report.Migration is { PreviousRunId: { } previous } migration)
+        {
+            page.Append("<p>Compared with run ").Append(Encode(previous))
+                .Append(migration.PreviousAsOf is { } then ? $" (as of {Date(then)})" : "").Append(".</p>\n<dl class=\"stats\">\n");
+            Stat(page, "Stayed", Count(migration.Stayed), "Customers in the same segment as last time.");
+            Stat(page, "Moved", Count(migration.Moved), "Customers now in another segment.");
+            Stat(page, "Changed segment", migration.ChangedShare is { } changed ? Percent(changed) : "–",
+                "Share of returning customers who changed segment: high values mean the segments shifted.");
+            Stat(page, "New", Count(migration.New), "Customers not segmented last time (new, or back after a gap).");
+            Stat(page, "Gone", Count(migration.Gone), "Customers segmented last time with no counted order in this window.");
+            page.Append("</dl>\n");
             Figure(page, ReportCharts.Migration(migration, "Customers moving between segments since the previous run"),
-                "Each row is a segment of the previous run, each column one of this run; a cell counts the customers who went from one to the other. Brighter cells hold more of the row's customers; the diagonal is customers who stayed.");
+                "Each row is a segment of the previous run (and new customers), each column one of this run (and customers gone); a cell counts the customers who went from one to the other. Brighter cells hold more of the row's customers; the diagonal is customers who stayed.");
+        }
         else
-            Absent(page, "No movement to show: this is the first run with segments, or the previous run's segments were not recorded.");
+        {
+            Absent(page, report.Migration?.Note ?? "No movement to show: this is the first run with segments, or the previous run's segments were not recorded.");
+        }
 
         page.Append("<h3>Segment sizes over the last runs</h3>\n");
         if (report.SizeHistory.Count >= 2)

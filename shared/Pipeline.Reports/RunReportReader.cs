@@ -43,15 +43,29 @@ public sealed partial class RunReportReader(IBucket bucket, RunLedger ledger)
             points = ReadPoints(connection, table);
         }
 
-        // The completed runs up to this one, oldest first: what "segment sizes over the last runs" draws.
-        var runs = await new RunCatalog(bucket, ledger).ReadAsync(cancellationToken);
-        var upToThis = runs
-            .Where(r => r.RunId == runId || (r.Manifest.Status == RunStatus.Completed && r.Manifest.CreatedAt <= manifest.CreatedAt))
-            .Where(r => r.Segments.Count > 0)
-            .OrderBy(r => r.Manifest.CreatedAt)
-            .TakeLast(HistoryRuns).ToList();
         return new RunReport(manifest, model, campaign, population, segments, points,
-            model is null ? [] : KScores(model.KSelection), await ReadMigrationAsync(runId, cancellationToken), upToThis);
+            model is null ? [] : KScores(model.KSelection),
+            await ReadJsonAsync<SegmentMigration>(BucketLayout.MigrationJson(runId), cancellationToken),
+            await ReadSizeHistoryAsync(manifest, segments, cancellationToken),
+            await ReadJsonAsync<ProfilesDocument>(BucketLayout.Profiles(runId), cancellationToken));
+    }
+
+    /// <summary>
+    /// The last <see cref="HistoryRuns"/> completed runs up to this one, from <c>history.json</c>, oldest first, and
+    /// this run at the end when history does not hold it (a held run, or one whose history is not written yet).
+    /// </summary>
+    private async Task<IReadOnlyList<RunSizes>> ReadSizeHistoryAsync(RunManifest manifest, IReadOnlyList<SegmentFigures> segments,
+        CancellationToken cancellationToken)
+    {
+        var history = await ReadJsonAsync<RunHistory>(BucketLayout.History, cancellationToken) ?? RunHistory.Empty;
+        var asOf = manifest.Parameters?.AsOf;
+        var runs = history.Runs
+            .Where(r => r.RunId != manifest.RunId && (asOf is null || r.AsOf <= asOf))
+            .Select(r => new RunSizes(r.RunId, r.AsOf, [.. r.Segments.Select(s => new SegmentSize(s.CentroidId, s.Segment, s.Customers))]))
+            .ToList();
+        if (asOf is { } date && segments.Count > 0)
+            runs.Add(new RunSizes(manifest.RunId, date, [.. segments.Select(s => new SegmentSize(s.CentroidId, s.Segment, s.Customers))]));
+        return runs.TakeLast(HistoryRuns).ToList();
     }
 
     /// <summary>
@@ -130,31 +144,4 @@ public sealed partial class RunReportReader(IBucket bucket, RunLedger ledger)
 
     private static double Number(System.Data.Common.DbDataReader reader, int column) =>
         reader.IsDBNull(column) ? double.NaN : Convert.ToDouble(reader.GetValue(column), CultureInfo.InvariantCulture);
-
-    /// <summary>
-    /// <c>migration.csv</c>, in long form (<c>from,to,customers</c>, with <c>new</c> and <c>gone</c>); null when the
-    /// run has none (its first run, or a run before migration was recorded).
-    /// </summary>
-    private async Task<MigrationMatrix?> ReadMigrationAsync(string runId, CancellationToken cancellationToken)
-    {
-        var name = $"{BucketLayout.RunPrefix(runId)}migration.csv";
-        var stored = await bucket.TryReadAsync(name, cancellationToken);
-        if (stored is null) return null;
-        var lines = System.Text.Encoding.UTF8.GetString(stored.Content).Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        var cells = new List<(string From, string To, long Count)>();
-        foreach (var line in lines.Skip(1))
-        {
-            var fields = line.Split(',');
-            if (fields.Length < 3 || !long.TryParse(fields[^1], NumberStyles.Integer, CultureInfo.InvariantCulture, out var count))
-                throw new InvalidDataException($"{bucket.Describe(name)}: the line '{line}' is not 'from,to,customers' (e.g. '1,2,340')");
-            cells.Add((fields[0], fields[1], count));
-        }
-        static IEnumerable<string> Ordered(IEnumerable<string> keys, string extra) =>
-            keys.Distinct().OrderBy(k => k == extra ? int.MaxValue : int.TryParse(k, out var id) ? id : int.MaxValue - 1).ThenBy(k => k, StringComparer.Ordinal);
-        var from = Ordered(cells.Select(c => c.From), MigrationMatrix.New).ToList();
-        var to = Ordered(cells.Select(c => c.To), MigrationMatrix.Gone).ToList();
-        var counts = new long[from.Count, to.Count];
-        foreach (var (f, t, count) in cells) counts[from.IndexOf(f), to.IndexOf(t)] += count;
-        return new MigrationMatrix(null, from, to, counts);
-    }
 }
