@@ -50,7 +50,7 @@ internal static class Html
         p{margin:.3rem 0 .6rem}
         a{color:var(--accent)}
         .lead{color:var(--muted)}
-        .stats{display:grid;grid-template-columns:repeat(auto-fit,minmax(200px,1fr));gap:.6rem;margin:.8rem 0;padding:0}
+        .stats{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(100%,160px),1fr));gap:.6rem;margin:.8rem 0;padding:0}
         .stat{background:var(--band);border-radius:6px;padding:.6rem .8rem}
         .stat dt{font-size:.85rem;color:var(--muted)}
         .stat dd{margin:0}
