@@ -102,9 +102,9 @@ public static class ProfileAssembler
             static Quartiles Rounded(Quartiles x) => new(Round(x.Q1), Round(x.Median), Round(x.Q3));
             var quartiles = new RfmQuartiles(Rounded(q.DaysSinceLastOrder), Rounded(q.CountOrders), Rounded(q.AverageSpend));
             ProfileBreakdown? People(string dimension) => people is null ? null
-                : Breakdown(ProfileMeasure.Customers, Cells(facts.People!, centroidId, dimension), Cells(people, 0, dimension), centroidId is null);
+                : Breakdown(ProfileMeasure.Customers, Cells(centroidId is null ? people : facts.People!, centroidId, dimension), Cells(people, 0, dimension), centroidId is null);
             ProfileBreakdown? Catalogue(string dimension) => catalogue is null ? null
-                : Breakdown(ProfileMeasure.Revenue, Cells(facts.Catalogue!, centroidId, dimension), Cells(catalogue, 0, dimension), centroidId is null);
+                : Breakdown(ProfileMeasure.Revenue, Cells(centroidId is null ? catalogue : facts.Catalogue!, centroidId, dimension), Cells(catalogue, 0, dimension), centroidId is null);
             var margin = catalogue is null ? null : new MarginProfile(
                 Round(s.ProductRevenue), Round(s.Cost), Round(s.ProductRevenue - s.Cost),
                 Round(Ratio(s.ProductRevenue - s.Cost, s.Customers)), Round(Ratio(s.ProductRevenue - s.Cost, s.ProductRevenue), 4));

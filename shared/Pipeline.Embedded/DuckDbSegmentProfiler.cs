@@ -70,7 +70,12 @@ public sealed class DuckDbSegmentProfiler(
         return rows;
     }
 
-    private static long Long(DbDataReader reader, int ordinal) => Convert.ToInt64(reader.GetValue(ordinal), CultureInfo.InvariantCulture);
+    // DuckDB sums integers as HUGEINT, which arrives as a BigInteger.
+    private static long Long(DbDataReader reader, int ordinal) => reader.GetValue(ordinal) switch
+    {
+        System.Numerics.BigInteger big => (long)big,
+        var value => Convert.ToInt64(value, CultureInfo.InvariantCulture),
+    };
 
     private static double Double(DbDataReader reader, int ordinal) =>
         reader.IsDBNull(ordinal) ? 0 : Convert.ToDouble(reader.GetValue(ordinal), CultureInfo.InvariantCulture);
