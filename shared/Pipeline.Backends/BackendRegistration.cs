@@ -21,6 +21,10 @@ public static class BackendRegistration
             .Bind(configuration.GetSection(PipelineOptions.SectionName))
             .ValidateDataAnnotations()
             .ValidateOnStart();
+        services.AddOptions<ProfileOptions>()
+            .Bind(configuration.GetSection(ProfileOptions.SectionName))
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<RunLedger>();
         services.TryAddSingleton<StageExecutor>();

@@ -58,13 +58,17 @@ public static class ServeCommand
                 await Console.Error.WriteLineAsync($"--input {inputFile} does not exist.");
                 return 2;
             }
-            inputFile ??= await SampleCommand.EnsureSampleAsync(bucket, result.GetValue(sampleUsers), RunParameters.DefaultSeed, cancellationToken);
+            string? usersFile = null, productsFile = null;
+            if (inputFile is null)
+                (inputFile, usersFile, productsFile) = await SampleCommand.EnsureSampleAsync(bucket, result.GetValue(sampleUsers), RunParameters.DefaultSeed, cancellationToken);
 
             var settings = new EmulatorChainSettings(host, result.GetValue(project)!, result.GetValue(topicPrefix)!, result.GetValue(basePort),
                 PushSubscriptionSettings.Default, new Dictionary<string, string?>
                 {
                     [$"{EmbeddedOptions.SectionName}:{nameof(EmbeddedOptions.BucketDirectory)}"] = bucket,
                     [$"{EmbeddedOptions.SectionName}:{nameof(EmbeddedOptions.Input)}"] = Path.GetFullPath(inputFile),
+                    [$"{EmbeddedOptions.SectionName}:{nameof(EmbeddedOptions.Users)}"] = usersFile,
+                    [$"{EmbeddedOptions.SectionName}:{nameof(EmbeddedOptions.Products)}"] = productsFile,
                 });
 
             // Ctrl+C and SIGTERM stop the hosts gracefully (deliveries in flight finish) instead of ending the process.
