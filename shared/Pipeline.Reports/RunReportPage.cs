@@ -193,7 +193,7 @@ public static class RunReportPage
     /// </summary>
     private static void Demographics(StringBuilder page, ProfilesDocument profiles)
     {
-        foreach (var lacking in profiles.Lacking) Absent(page, lacking);
+        foreach (var lacking in profiles.Lacking) Absent(page, lacking.Length > 0 ? char.ToUpperInvariant(lacking[0]) + lacking[1..] : lacking);
         var coverage = profiles.Coverage;
         if (coverage.ItemsWithoutUser > 0 || coverage.ItemsWithoutProduct > 0)
             page.Append("<p class=\"lead\">").Append(Count(coverage.ItemsWithoutUser)).Append(" of ").Append(Count(coverage.ItemsCounted))

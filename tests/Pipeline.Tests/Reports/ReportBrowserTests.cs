@@ -24,9 +24,19 @@ public sealed class ReportRunsFixture : IAsyncLifetime, IDisposable
     public async Task InitializeAsync()
     {
         var input = _directory.File("order_items.parquet");
-        await OrderItemsSample.WriteAsync(input, new SampleOptions(Users: 3_000, Items: null, Seed: 11, EndDate: new DateOnly(2026, 1, 1)), null, CancellationToken.None);
-        await using var pipeline = LocalPipeline.Create(Bucket, input);
-        First = await pipeline.RunAsync(Trigger("first", "2024-01-01", "2025-01-01"), CancellationToken.None);
+        var sample = new SampleOptions(Users: 3_000, Items: null, Seed: 11, EndDate: new DateOnly(2026, 1, 1));
+        await OrderItemsSample.WriteAsync(input, sample, null, CancellationToken.None);
+        var (users, products) = ProfileTablesSample.PathsBeside(input);
+        await ProfileTablesSample.WriteAsync(users, products, 3_000, sample, CancellationToken.None);
+
+        // The first run has order items only (no profile); the second has users and products too.
+        await using (var ordersOnly = LocalPipeline.Create(Bucket, input))
+            First = await ordersOnly.RunAsync(Trigger("first", "2024-01-01", "2025-01-01"), CancellationToken.None);
+        await using var pipeline = LocalPipeline.Create(Bucket, input, settings: new Dictionary<string, string?>
+        {
+            ["Embedded:Users"] = users,
+            ["Embedded:Products"] = products,
+        });
         Second = await pipeline.RunAsync(Trigger("second", "2025-01-01", "2026-01-01"), CancellationToken.None);
         Broken = await pipeline.RunAsync(Trigger("broken", "2026-01-01", "2025-01-01"), CancellationToken.None);
     }
@@ -81,6 +91,12 @@ public sealed class ReportBrowserTests(ReportRunsFixture runs) : IClassFixture<R
                 Assert.Contains(row.Customers.ToString("N0", CultureInfo.InvariantCulture), visit.Text);
             }
             Assert.All(campaign.Segments, s => Assert.Contains(s.NextMarketingStep, visit.Text));
+            // Who the customers are, from profiles.json: the population's share of its largest gender, and every segment.
+            var profiles = runs.Read<ProfilesDocument>(BucketLayout.Profiles("second"));
+            var gender = profiles.Population.Gender!.Cells[0];
+            Assert.Contains($"Gender (share of customers)", visit.Text);
+            Assert.Contains(gender.Share!.Value.ToString("0.0%", CultureInfo.InvariantCulture), visit.Text);
+            Assert.DoesNotContain("No demographic profile", visit.Text);
             // k was automatic: the candidates are drawn, the chosen one named.
             Assert.Contains($"k={model.K} (chosen)", File.ReadAllText(report));
 
@@ -97,7 +113,7 @@ public sealed class ReportBrowserTests(ReportRunsFixture runs) : IClassFixture<R
 
         Assert.Empty(visit.Errors);
         Assert.Equal(RunReportPage.Sections, visit.Sections);
-        Assert.Contains("No demographic profile", visit.Text);
+        Assert.Contains("No users table: gender, age bands, countries and traffic sources are not profiled", visit.Text);
         Assert.Contains("sizes over time appear from the second completed run", visit.Text);
         Assert.True(visit.ScrollWidth <= visit.ClientWidth, $"the page is {visit.ScrollWidth} px wide");
     }
