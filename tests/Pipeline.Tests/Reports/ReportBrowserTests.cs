@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json.Nodes;
 using Pipeline.Campaigns;
 using Pipeline.Core;
+using Pipeline.Embedded;
 using Pipeline.Embedded.SampleData;
 using Pipeline.Reports;
 using Pipeline.Runner;
@@ -164,5 +165,85 @@ public sealed class ReportBrowserTests(ReportRunsFixture runs) : IClassFixture<R
         // The page's own policy refuses the request, and the browser says so on the console: the check that every
         // report passes is one that a leaking page fails.
         Assert.Contains(visit.Errors, e => e.Contains("127.0.0.1:9", StringComparison.Ordinal));
+    }
+}
+
+/// <summary>
+/// The sections fed by segments over time — the quality gate, the movement matrix, sizes over runs — rendered from
+/// those records as the bucket holds them: a copy of the fixture's bucket, with <c>migration.json</c> computed from
+/// the two runs' predictions, <c>history.json</c> from their campaigns, and a held verdict in the manifest.
+/// </summary>
+[Trait("Category", "Browser")]
+public sealed class ReportOverTimeTests(ReportRunsFixture runs) : IClassFixture<ReportRunsFixture>
+{
+    [BrowserFact]
+    public async Task A_held_run_shows_its_failed_check_the_movement_heat_map_and_sizes_over_runs()
+    {
+        using var copy = new TempDirectory();
+        foreach (var file in Directory.EnumerateFiles(runs.Bucket, "*", SearchOption.AllDirectories))
+        {
+            var target = Path.Combine(copy.Path, Path.GetRelativePath(runs.Bucket, file));
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            File.Copy(file, target);
+        }
+        var bucket = new FileSystemBucket(copy.Path);
+        var ledger = new RunLedger(bucket, TimeProvider.System);
+        var migration = Migration(copy.Path);
+        await bucket.WriteAsync(BucketLayout.MigrationJson("second"), PipelineJson.Serialize(migration), ContentTypes.Json, null, CancellationToken.None);
+        await bucket.WriteAsync(BucketLayout.History, PipelineJson.Serialize(new RunHistory([History(runs.First, migration.PreviousSegments)])),
+            ContentTypes.Json, null, CancellationToken.None);
+        var gate = new QualityGate(false,
+        [
+            new QualityCheck(QualityChecks.EnoughCustomers, CheckOutcome.Passed, migration.Segments.Sum(s => s.Customers), 80, "enough customers for k"),
+            new QualityCheck(QualityChecks.ChangedShare, CheckOutcome.Failed, migration.ChangedShare, 0.05, "too many customers changed segment"),
+        ], "first");
+        await ledger.UpdateAsync("second", null, m => m with { Status = RunStatus.Held, QualityGate = gate }, CancellationToken.None);
+
+        await new ReportPublisher(bucket, ledger, TimeProvider.System, Microsoft.Extensions.Logging.Abstractions.NullLogger<ReportPublisher>.Instance)
+            .WriteReportAsync("second", CancellationToken.None);
+        var visit = await Browser.VisitAsync(Path.Combine(copy.Path, BucketLayout.Report("second")), 390, "report-held-phone.png");
+
+        Assert.Empty(visit.Errors);
+        Assert.True(visit.ScrollWidth <= visit.ClientWidth, $"the page is {visit.ScrollWidth} px wide");
+        Assert.Contains("held", visit.Text);
+        Assert.Contains("Did not pass", visit.Text);
+        Assert.Contains("too many customers changed segment", visit.Text);
+        Assert.Contains("Compared with run first", visit.Text);
+        Assert.Contains(migration.Stayed.ToString("N0", CultureInfo.InvariantCulture), visit.Text);
+        Assert.Contains(migration.New.ToString("N0", CultureInfo.InvariantCulture), visit.Text);
+        Assert.Contains("Customers moving between segments since the previous run", visit.ChartTitles);
+        Assert.Contains("Customers per segment over the last 2 runs", visit.ChartTitles);
+    }
+
+    /// <summary>From → to counts of the two runs' predictions, joined on user id (null: new, or gone).</summary>
+    private static SegmentMigration Migration(string bucket)
+    {
+        using var connection = DuckDb.Open(new EmbeddedOptions());
+        string Parts(string runId) => DuckDb.Literal(Path.Combine(bucket, BucketLayout.Predictions(runId)) + "*.parquet");
+        using var command = DuckDb.Command(connection, $"""
+            SELECT p.centroid_id, c.centroid_id, count(*)
+            FROM read_parquet({Parts("first")}) p FULL OUTER JOIN read_parquet({Parts("second")}) c USING (user_id)
+            GROUP BY ALL ORDER BY 1 NULLS LAST, 2 NULLS LAST
+            """);
+        using var reader = command.ExecuteReader();
+        var flows = new List<MigrationFlow>();
+        while (reader.Read())
+            flows.Add(new MigrationFlow(reader.IsDBNull(0) ? null : reader.GetInt32(0), reader.IsDBNull(1) ? null : reader.GetInt32(1), reader.GetInt64(2)));
+        static List<SegmentSize> Sizes(IEnumerable<MigrationFlow> flows, Func<MigrationFlow, int?> key) =>
+            [.. flows.Where(f => key(f) is not null).GroupBy(f => key(f)!.Value).OrderBy(g => g.Key).Select(g => new SegmentSize(g.Key, $"segment {g.Key}", g.Sum(f => f.Customers)))];
+        var stayed = flows.Where(f => f.From is not null && f.From == f.To).Sum(f => f.Customers);
+        var moved = flows.Where(f => f.From is not null && f.To is not null && f.From != f.To).Sum(f => f.Customers);
+        return new SegmentMigration("second", new DateOnly(2026, 1, 1), "first", new DateOnly(2025, 1, 1),
+            Sizes(flows, f => f.From), Sizes(flows, f => f.To), flows,
+            flows.Where(f => f.From is null).Sum(f => f.Customers), flows.Where(f => f.To is null).Sum(f => f.Customers),
+            stayed, moved, stayed + moved > 0 ? moved / (double)(stayed + moved) : null, null);
+    }
+
+    private static HistoryEntry History(RunManifest run, IReadOnlyList<SegmentSize> sizes)
+    {
+        var total = sizes.Sum(s => s.Customers);
+        return new HistoryEntry(run.RunId, run.Parameters!.AsOf, run.Parameters.WindowStart, run.Parameters.WindowEnd, sizes.Count,
+            run.Parameters.Metrics, total, [.. sizes.Select(s => new HistorySegment(s.CentroidId, s.Segment, s.Customers, s.Customers / (double)total))],
+            run.Metrics["davies_bouldin_index"], run.Metrics["mean_squared_distance"], null, total, 0, run.UpdatedAt, false);
     }
 }
