@@ -5,6 +5,7 @@ using Pipeline.Campaigns;
 using Pipeline.Core;
 using Pipeline.Embedded;
 using Pipeline.Gcp;
+using Pipeline.Reports;
 
 namespace Pipeline.Backends;
 
@@ -20,10 +21,16 @@ public static class BackendRegistration
             .Bind(configuration.GetSection(PipelineOptions.SectionName))
             .ValidateDataAnnotations()
             .ValidateOnStart();
+        services.AddOptions<ProfileOptions>()
+            .Bind(configuration.GetSection(ProfileOptions.SectionName))
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<RunLedger>();
         services.TryAddSingleton<StageExecutor>();
         services.TryAddSingleton<SegmentModelStore>();
+        // Every function can end a run (by completing it or by failing it), so every one writes the report and index.
+        services.AddRunReports();
 
         var backend = configuration.GetSection(PipelineOptions.SectionName).Get<PipelineOptions>()?.Backend ?? BackendKind.Embedded;
         switch (backend)

@@ -88,4 +88,5 @@ public static class ContentTypes
     public const string Csv = "text/csv";
     public const string Png = "image/png";
     public const string Markdown = "text/markdown; charset=utf-8";
+    public const string Html = "text/html; charset=utf-8";
 }

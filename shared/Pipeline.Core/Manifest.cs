@@ -1,6 +1,7 @@
 namespace Pipeline.Core;
 
-public enum RunStatus { Running, Completed, Failed }
+/// <summary>A run's status; <see cref="Held"/>: every output written, but the quality gate did not pass (CONTRACT.md, "The bucket").</summary>
+public enum RunStatus { Running, Completed, Failed, Held }
 
 public enum StageStatus { Running, Completed, Failed }
 
@@ -18,7 +19,8 @@ public sealed record RunManifest(
     IReadOnlyList<string> Notes,
     DateTimeOffset CreatedAt,
     DateTimeOffset UpdatedAt,
-    RunError? Error = null)
+    RunError? Error = null,
+    QualityGate? QualityGate = null)
 {
     public static RunManifest New(string runId, RunParameters? parameters, DateTimeOffset now) =>
         new(runId, RunStatus.Running, parameters, new Dictionary<string, StageRecord>(), new Dictionary<string, double>(),
@@ -72,9 +74,40 @@ public static class BucketLayout
     /// <summary>The prefix of the predictions' Parquet parts (<c>part-*.parquet</c>).</summary>
     public static string Predictions(string runId) => $"runs/{runId}/predictions/";
     public static string Centroids(string runId) => $"runs/{runId}/centroids.csv";
+    /// <summary>Who the customers of each segment are (<see cref="ProfilesDocument"/>).</summary>
+    public static string Profiles(string runId) => $"runs/{runId}/profiles.json";
     public static string Chart(string runId) => $"runs/{runId}/chart.png";
     public static string CampaignJson(string runId) => $"runs/{runId}/campaign.json";
     public static string CampaignMarkdown(string runId) => $"runs/{runId}/campaign.md";
+    /// <summary>The run for people: one self-contained HTML page.</summary>
+    public static string Report(string runId) => $"runs/{runId}/report.html";
+    /// <summary>Every run, newest first, each linking its report.</summary>
+    public const string Index = "index.html";
+
+    /// <summary>Every completed run, oldest first (<see cref="RunHistory"/>).</summary>
+    public const string History = "history.json";
+    /// <summary>The from → to matrix against the previous completed run, for spreadsheets.</summary>
+    public static string MigrationCsv(string runId) => $"runs/{runId}/migration.csv";
+    /// <summary>The same matrix with its totals (<see cref="SegmentMigration"/>).</summary>
+    public static string MigrationJson(string runId) => $"runs/{runId}/migration.json";
+    /// <summary>The prefix of the run's audience files, one CSV of user ids per segment.</summary>
+    public static string Audiences(string runId) => $"runs/{runId}/audiences/";
+    /// <summary>One segment's audience: its user ids, the control group left out.</summary>
+    public static string Audience(string runId, string segment) => $"runs/{runId}/audiences/{SegmentSlug(segment)}.csv";
+
+    /// <summary>A segment name as a file name: "Can't Lose Them" → "cant-lose-them".</summary>
+    public static string SegmentSlug(string segment)
+    {
+        var slug = new System.Text.StringBuilder(segment.Length);
+        foreach (var c in segment.ToLowerInvariant())
+        {
+            if (char.IsAsciiLetterOrDigit(c)) slug.Append(c);
+            else if (c is '\'' or '\u2019') continue;
+            else if (slug.Length > 0 && slug[^1] != '-') slug.Append('-');
+        }
+        var text = slug.ToString().Trim('-');
+        return text.Length > 0 ? text : "segment";
+    }
 
     /// <summary>
     /// The name of one Parquet part under a table's prefix: <c>part-00000.parquet</c>, … The embedded backend writes one
@@ -98,8 +131,13 @@ public static class BucketLayout
         ["model"] = Model(runId),
         ["predictions"] = Predictions(runId),
         ["centroids"] = Centroids(runId),
+        ["profiles"] = Profiles(runId),
         ["chart"] = Chart(runId),
         ["campaign_json"] = CampaignJson(runId),
         ["campaign_md"] = CampaignMarkdown(runId),
+        ["migration_csv"] = MigrationCsv(runId),
+        ["migration_json"] = MigrationJson(runId),
+        ["audiences"] = Audiences(runId),
+        ["report"] = Report(runId),
     };
 }

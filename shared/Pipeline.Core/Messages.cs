@@ -21,8 +21,12 @@ public sealed record ChartRendered(
     string RunId, RunParameters Parameters, string ModelObject, string ChartObject,
     IReadOnlyList<SegmentSize> Segments) : RunMessage(RunId, Parameters);
 
-/// <summary>On <c>run-completed</c>: every output is in the bucket.</summary>
-public sealed record RunCompleted(string RunId, RunParameters Parameters, IReadOnlyDictionary<string, string> Files)
+/// <summary>
+/// On <c>run-completed</c>: every output is in the bucket. <paramref name="Status"/> is <see cref="RunStatus.Held"/>
+/// when the run failed the quality gate (<paramref name="FailedChecks"/> names the checks): it is not latest.
+/// </summary>
+public sealed record RunCompleted(string RunId, RunParameters Parameters, IReadOnlyDictionary<string, string> Files,
+    RunStatus Status = RunStatus.Completed, IReadOnlyList<string>? FailedChecks = null)
     : RunMessage(RunId, Parameters);
 
 /// <summary>On <c>run-failed</c>: a stage failed permanently; the reason is in the manifest too.</summary>

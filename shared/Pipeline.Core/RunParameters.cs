@@ -17,6 +17,8 @@ public enum StatsPreset
 /// It travels with every message of the run and is recorded in its manifest.
 /// </summary>
 /// <param name="K">The number of segments; null means "auto" (chosen by <c>KSelection</c>).</param>
+/// <param name="AcceptHeld">The trigger's <c>accept_held</c>: the run completes even if it fails the quality gate
+/// (the gate's verdict is still recorded, with the release).</param>
 public sealed record RunParameters(
     string RunId,
     DateOnly WindowStart,
@@ -25,7 +27,8 @@ public sealed record RunParameters(
     [property: JsonConverter(typeof(KJsonConverter))] int? K,
     StatsPreset Metrics,
     int Seed,
-    double TestFraction)
+    double TestFraction,
+    bool AcceptHeld = false)
 {
     public const int MinK = 2;
     public const int MaxK = 20;

@@ -12,10 +12,11 @@ namespace Pipeline.Core;
 /// delivers again. The claim is a conditional write with a lease the holder renews while it works: a second
 /// delivery of the same message at the same time finds the stage held and is answered as a transient failure
 /// (<see cref="StageHeldException"/>), so it comes back later and finds the stage completed — or, if the holder
-/// crashed, takes the stage over once the lease has run out.
+/// crashed, takes the stage over once the lease has run out. When a run ends, the <see cref="IRunEndHook"/> (if one
+/// is registered) runs before the end is announced.
 /// </summary>
 public sealed class StageExecutor(RunLedger ledger, IMessagePublisher publisher, TimeProvider clock, ILogger<StageExecutor> logger,
-    IOptions<PipelineOptions>? options = null, IEnumerable<IStageObserver>? observers = null)
+    IOptions<PipelineOptions>? options = null, IEnumerable<IStageObserver>? observers = null, IRunEndHook? runEnd = null)
 {
     private readonly TimeSpan _lease = TimeSpan.FromSeconds((options?.Value ?? new PipelineOptions()).StageLeaseSeconds);
 
@@ -94,8 +95,9 @@ public sealed class StageExecutor(RunLedger ledger, IMessagePublisher publisher,
             {
                 // The run is complete (and latest.json points at it) before run-completed is published, so a reader
                 // woken by that message finds everything in place.
-                await ledger.UpdateAsync(input.RunId, input.Parameters, m => m.RunCompleted(), cancellationToken);
+                var completed = await ledger.UpdateAsync(input.RunId, input.Parameters, m => m.RunCompleted(), cancellationToken);
                 await ledger.WriteLatestAsync(new LatestRun(input.RunId, clock.GetUtcNow(), BucketLayout.Files(input.RunId)), cancellationToken);
+                if (runEnd is not null) await runEnd.RunEndedAsync(completed, cancellationToken);
             }
             var published = await PublishAsync(result.Topic, result.Message, input.RunId, stage, cancellationToken);
             var final = await ledger.UpdateAsync(input.RunId, input.Parameters,
@@ -148,6 +150,9 @@ public sealed class StageExecutor(RunLedger ledger, IMessagePublisher publisher,
 
     private async Task AnnounceFailureAsync(string runId, RunError error, RunParameters? parameters, CancellationToken cancellationToken)
     {
+        // Here rather than where the failure is recorded: a redelivery after a failed hook announces again.
+        if (runEnd is not null && await ledger.GetAsync(runId, cancellationToken) is { } failed)
+            await runEnd.RunEndedAsync(failed, cancellationToken);
         await PublishAsync(Topics.RunFailed, new RunFailed(runId, error.Stage, error.Reason, parameters), runId, error.Stage, cancellationToken);
         await ledger.UpdateAsync(runId, parameters, m => m with { Error = m.Error! with { Announced = true } }, cancellationToken);
     }

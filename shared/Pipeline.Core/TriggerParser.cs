@@ -11,7 +11,7 @@ namespace Pipeline.Core;
 public static class TriggerParser
 {
     private static readonly HashSet<string> Known =
-        ["run_id", "window_start", "window_end", "as_of", "k", "metrics", "seed", "test_fraction"];
+        ["run_id", "window_start", "window_end", "as_of", "k", "metrics", "seed", "test_fraction", "accept_held"];
 
     /// <param name="data">The message body (UTF-8 JSON; empty means "all defaults").</param>
     /// <param name="messageId">The transport's message id, which names the run when the trigger does not.</param>
@@ -127,7 +127,16 @@ public static class TriggerParser
                 ? value
                 : throw Error($"test_fraction must be a number greater than 0 and at most 0.5, not {t.GetRawText()}");
 
-        return new RunParameters(runId, windowStart, windowEnd, asOf, k, metrics, seed, testFraction);
+        var acceptHeld = false;
+        if (fields.TryGetValue("accept_held", out var a) && a.ValueKind != JsonValueKind.Null)
+            acceptHeld = a.ValueKind switch
+            {
+                JsonValueKind.True => true,
+                JsonValueKind.False => false,
+                _ => throw Error($"accept_held must be true or false, not {a.GetRawText()}"),
+            };
+
+        return new RunParameters(runId, windowStart, windowEnd, asOf, k, metrics, seed, testFraction, acceptHeld);
     }
 
     private static int? FirstInvalidUtf8(ReadOnlySpan<byte> data)

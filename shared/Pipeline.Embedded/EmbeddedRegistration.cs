@@ -16,6 +16,7 @@ public static class EmbeddedRegistration
         services.AddSingleton<IBucket, FileSystemBucket>();
         services.AddSingleton<ICustomerStatsBuilder, DuckDbStatsBuilder>();
         services.AddSingleton<ISegmentationEngine, EmbeddedSegmentationEngine>();
+        services.AddSingleton<ISegmentProfiler, DuckDbSegmentProfiler>();
         return services;
     }
 }

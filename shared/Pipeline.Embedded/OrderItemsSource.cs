@@ -6,7 +6,7 @@ namespace Pipeline.Embedded;
 
 /// <summary>
 /// Puts the input order items in front of DuckDB as a view <c>order_items(order_id, user_id, status, created_at,
-/// sale_price)</c> with normalized types, whatever the file: a CSV as BigQuery exports it (timestamps like
+/// sale_price, product_id)</c> with normalized types (product_id is optional: NULL when absent or not a whole number), whatever the file: a CSV as BigQuery exports it (timestamps like
 /// <c>2022-03-04 05:06:07 UTC</c>) or with ISO 8601 timestamps, a Parquet file, or a DuckDB database with an
 /// <c>order_items</c> table. Checks the required columns and every value before any statistic is computed, and
 /// reports the first problem as a permanent error naming the column and an offending value.
@@ -62,6 +62,7 @@ public static class OrderItemsSource
                 CAST(status AS VARCHAR) AS status,
                 {Timestamp("created_at", columns)} AS created_at,
                 {Decimal("sale_price", columns)} AS sale_price,
+                {(columns.ContainsKey("product_id") ? Integer("product_id", columns) : "CAST(NULL AS BIGINT)")} AS product_id,
                 CAST(order_id AS VARCHAR) AS order_id_raw,
                 CAST(user_id AS VARCHAR) AS user_id_raw,
                 CAST(created_at AS VARCHAR) AS created_at_raw,
@@ -221,10 +222,10 @@ public static class OrderItemsSource
         }
     }
 
-    private static bool IsText(string column, Dictionary<string, string> columns) => columns[column] == "VARCHAR";
+    internal static bool IsText(string column, Dictionary<string, string> columns) => columns[column] == "VARCHAR";
 
     /// <summary>A whole number, or NULL: text with a fraction or an exponent, or a typed value with a fraction, is refused, not rounded.</summary>
-    private static string Integer(string column, Dictionary<string, string> columns) => columns[column] switch
+    internal static string Integer(string column, Dictionary<string, string> columns) => columns[column] switch
     {
         "VARCHAR" => $"CASE WHEN regexp_full_match(trim({column}), '[+-]?[0-9]+') THEN TRY_CAST(trim({column}) AS BIGINT) END",
         var type when IsFractional(type) => $"CASE WHEN {column} = trunc({column}) THEN TRY_CAST({column} AS BIGINT) END",
@@ -235,7 +236,7 @@ public static class OrderItemsSource
     /// A finite double, or NULL (refused with the row count and an example): DuckDB reads <c>NaN</c>, <c>inf</c> and
     /// <c>-Infinity</c> as valid doubles, and one of them would make every centroid NaN.
     /// </summary>
-    private static string Decimal(string column, Dictionary<string, string> columns)
+    internal static string Decimal(string column, Dictionary<string, string> columns)
     {
         var value = IsText(column, columns) ? $"TRY_CAST(trim({column}) AS DOUBLE)" : $"TRY_CAST({column} AS DOUBLE)";
         return $"CASE WHEN isfinite({value}) THEN {value} END";
@@ -257,7 +258,7 @@ public static class OrderItemsSource
         _ => $"TRY_CAST({column} AS TIMESTAMP)",
     };
 
-    private static string Shorten(string value) => value.Length <= 60 ? value : value[..60] + "…";
+    internal static string Shorten(string value) => value.Length <= 60 ? value : value[..60] + "…";
 
-    private static string FirstLine(string message) => message.Split('\n')[0].Trim();
+    internal static string FirstLine(string message) => message.Split('\n')[0].Trim();
 }

@@ -29,6 +29,12 @@ public sealed class GcpOptions
     /// <summary>The thelook_ecommerce-shaped <c>order_items</c> table, as <c>project.dataset.table</c>.</summary>
     public string SourceTable { get; set; } = "bigquery-public-data.thelook_ecommerce.order_items";
 
+    /// <summary>thelook's <c>users</c>, as <c>project.dataset.table</c>, for the segments' profiles; empty for none.</summary>
+    public string UsersTable { get; set; } = "bigquery-public-data.thelook_ecommerce.users";
+
+    /// <summary>thelook's <c>products</c>, as <c>project.dataset.table</c>, for the segments' profiles; empty for none.</summary>
+    public string ProductsTable { get; set; } = "bigquery-public-data.thelook_ecommerce.products";
+
     /// <summary>The Vertex AI region of the Gemini endpoint, or <c>global</c> for the global endpoint.</summary>
     public string VertexLocation { get; set; } = "us-central1";
 
@@ -76,6 +82,9 @@ public sealed partial class GcpOptionsValidator : IValidateOptions<GcpOptions>
             problems.Add($"{GcpOptions.SectionName}:Dataset '{options.Dataset}' is not a valid dataset name (letters, digits and _, at most 1,024)");
         if (!BigQueryNames.IsTablePath(options.SourceTable))
             problems.Add($"{GcpOptions.SectionName}:SourceTable '{options.SourceTable}' must be project.dataset.table");
+        foreach (var (setting, value) in new[] { (nameof(GcpOptions.UsersTable), options.UsersTable), (nameof(GcpOptions.ProductsTable), options.ProductsTable) })
+            if (!string.IsNullOrEmpty(value) && !BigQueryNames.IsTablePath(value))
+                problems.Add($"{GcpOptions.SectionName}:{setting} '{value}' must be project.dataset.table (or empty for none)");
         if (!Region().IsMatch(options.VertexLocation))
             problems.Add($"{GcpOptions.SectionName}:VertexLocation '{options.VertexLocation}' is not a region such as us-central1 (or global)");
         if (options.TableExpirationDays is < 1 or > 3650)

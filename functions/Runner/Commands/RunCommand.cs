@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Console;
 using Pipeline.Campaigns;
 using Pipeline.Core;
+using Pipeline.Embedded;
 
 namespace Pipeline.Runner.Commands;
 
@@ -15,11 +16,15 @@ public static class RunCommand
     {
         var input = new Option<string?>("--input", "-i") { Description = "order_items as CSV (BigQuery export or ISO 8601 timestamps), Parquet, or a DuckDB database with an order_items table. Default: generated sample data." };
         var output = new Option<string>("--out", "-o") { Description = "The bucket directory the outputs go to.", DefaultValueFactory = _ => "./out" };
+        var users = new Option<string?>("--users") { Description = "thelook's users (CSV or Parquet: id, gender, age, country, traffic_source) for the segments' profiles. Default: the users table of a DuckDB --input, or the sample's." };
+        var products = new Option<string?>("--products") { Description = "thelook's products (CSV or Parquet: id, department, category, brand, cost) for the segments' profiles. Default: the products table of a DuckDB --input, or the sample's." };
         var sampleUsers = new Option<long>("--sample-users") { Description = "Customers in the generated sample when no --input is given (the lab's size: 100,000).", DefaultValueFactory = _ => 100_000 };
         var trigger = new TriggerOptions();
         var command = new Command("run", "Run the whole chain in one process on the embedded backend (DuckDB, a local directory, the offline campaign writer).");
         command.Options.Add(input);
         command.Options.Add(output);
+        command.Options.Add(users);
+        command.Options.Add(products);
         command.Options.Add(sampleUsers);
         trigger.AddTo(command);
 
@@ -27,12 +32,21 @@ public static class RunCommand
         {
             var outDirectory = Path.GetFullPath(result.GetValue(output)!);
             var inputPath = result.GetValue(input);
+            var usersPath = result.GetValue(users);
+            var productsPath = result.GetValue(products);
             var clock = Stopwatch.StartNew();
             if (inputPath is null)
-                inputPath = await SampleCommand.EnsureSampleAsync(outDirectory, result.GetValue(sampleUsers), result.GetValue(trigger.Seed) ?? RunParameters.DefaultSeed, cancellationToken);
+            {
+                var sample = await SampleCommand.EnsureSampleAsync(outDirectory, result.GetValue(sampleUsers), result.GetValue(trigger.Seed) ?? RunParameters.DefaultSeed, cancellationToken);
+                (inputPath, usersPath, productsPath) = (sample.OrderItems, usersPath ?? sample.Users, productsPath ?? sample.Products);
+            }
 
             var runId = result.GetValue(trigger.RunId) ?? RunId.New(DateTimeOffset.UtcNow);
-            await using var pipeline = LocalPipeline.Create(outDirectory, inputPath, ConsoleLogging);
+            await using var pipeline = LocalPipeline.Create(outDirectory, inputPath, ConsoleLogging, new Dictionary<string, string?>
+            {
+                [$"{EmbeddedOptions.SectionName}:{nameof(EmbeddedOptions.Users)}"] = usersPath is null ? null : Path.GetFullPath(usersPath),
+                [$"{EmbeddedOptions.SectionName}:{nameof(EmbeddedOptions.Products)}"] = productsPath is null ? null : Path.GetFullPath(productsPath),
+            });
             var existing = RunId.IsValid(runId) ? await pipeline.Ledger.GetAsync(runId, cancellationToken) : null;
             RunManifest manifest;
             switch (existing?.Status)
@@ -103,6 +117,7 @@ public static class RunCommand
             // One line: what failed and why (the reason says what to fix), and where the record is.
             Console.Error.WriteLine($"Run {manifest.RunId} FAILED in {manifest.Error?.Stage ?? "?"}: {manifest.Error?.Reason ?? "no reason recorded"} " +
                 $"(manifest: {pipeline.Bucket.Describe(BucketLayout.Manifest(manifest.RunId))})");
+            PrintReport(pipeline.Bucket, manifest.RunId, Console.Out);
             return;
         }
 
@@ -130,5 +145,13 @@ public static class RunCommand
         foreach (var file in BucketLayout.Files(manifest.RunId).Values)
             Console.WriteLine($"  {Path.GetFileName(file)}");
         Console.WriteLine($"Latest: {pipeline.Bucket.Describe(BucketLayout.Latest)}");
+        PrintReport(pipeline.Bucket, manifest.RunId, Console.Out);
+    }
+
+    /// <summary>Where the run's report and the index of runs are: the last lines, what a person opens next.</summary>
+    public static void PrintReport(IBucket bucket, string runId, TextWriter output)
+    {
+        output.WriteLine($"Report: {bucket.Describe(BucketLayout.Report(runId))}");
+        output.WriteLine($"Index:  {bucket.Describe(BucketLayout.Index)}");
     }
 }

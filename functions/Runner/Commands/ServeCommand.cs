@@ -48,13 +48,17 @@ public static class ServeCommand
             var inputFile = result.GetValue(input);
             if (inputFile is not null && !File.Exists(inputFile))
                 throw new CommandFailedException($"--input {inputFile} does not exist: give the path of an order_items file, or leave --input out for sample data.");
-            inputFile ??= await SampleCommand.EnsureSampleAsync(bucket, result.GetValue(sampleUsers), RunParameters.DefaultSeed, cancellationToken);
+            string? usersFile = null, productsFile = null;
+            if (inputFile is null)
+                (inputFile, usersFile, productsFile) = await SampleCommand.EnsureSampleAsync(bucket, result.GetValue(sampleUsers), RunParameters.DefaultSeed, cancellationToken);
 
             var settings = new EmulatorChainSettings(host, pubSub.ProjectId!, result.GetValue(topicPrefix)!, result.GetValue(basePort),
                 PushSubscriptionSettings.Default, new Dictionary<string, string?>
                 {
                     [$"{EmbeddedOptions.SectionName}:{nameof(EmbeddedOptions.BucketDirectory)}"] = bucket,
                     [$"{EmbeddedOptions.SectionName}:{nameof(EmbeddedOptions.Input)}"] = Path.GetFullPath(inputFile),
+                    [$"{EmbeddedOptions.SectionName}:{nameof(EmbeddedOptions.Users)}"] = usersFile,
+                    [$"{EmbeddedOptions.SectionName}:{nameof(EmbeddedOptions.Products)}"] = productsFile,
                 });
 
             // Ctrl+C and SIGTERM stop the hosts gracefully (deliveries in flight finish) instead of ending the process.

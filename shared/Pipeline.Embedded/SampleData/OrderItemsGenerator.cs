@@ -2,12 +2,12 @@ namespace Pipeline.Embedded.SampleData;
 
 /// <summary>
 /// Draws thelook_ecommerce-shaped order items user by user, the way Google's public thelook generator draws them:
-/// 0–4 orders per user, 1–4 items per order, one status per order, shipping steps a few days apart. Each user's draws
+/// 0–4 orders per user, 1–4 items per order of products in the user's gender's department, one status per order, shipping steps a few days apart. Each user's draws
 /// come from a stream keyed by (seed, user id), so a user's orders do not depend on how rows are batched.
 /// </summary>
 internal sealed class OrderItemsGenerator
 {
-    /// <summary>Rows in thelook_ecommerce.products; product ids are drawn uniformly from 1..Products.</summary>
+    /// <summary>Rows in thelook_ecommerce.products; a user's product ids are drawn uniformly from their department's half.</summary>
     public const int Products = 29_120;
 
     /// <summary>At most 4 orders of at most 4 items: a batch with this much room always fits the next user.</summary>
@@ -85,6 +85,7 @@ internal sealed class OrderItemsGenerator
         var rng = SplitMix64.For(seed, userId, UserStream);
         var orders = rng.NextIndex(OrdersPerUser);
         if (orders == 0) return;
+        var female = ThelookPeopleAndCatalogue.IsFemale(seed, userId);
 
         // A user's orders get ascending ids in date order, as a real shop assigns them.
         Span<long> created = stackalloc long[4];
@@ -103,7 +104,7 @@ internal sealed class OrderItemsGenerator
 
             for (var i = 0; i < items; i++)
             {
-                var productId = 1 + rng.NextInt(Products);
+                var productId = ThelookPeopleAndCatalogue.ProductFor(female, ref rng);
                 inventoryItemId += 1 + rng.NextInt(4); // the stock also holds items nobody bought
                 var row = batch.Count++;
                 batch.Id[row] = ++Items;
@@ -162,7 +163,7 @@ internal sealed class OrderItemsGenerator
     }
 
     /// <summary>One retail price per product, so every sale of a product has the same price, as in thelook.</summary>
-    private static int[] DrawCatalogue(int seed)
+    internal static int[] DrawCatalogue(int seed)
     {
         var cents = new int[Products];
         for (var p = 0; p < Products; p++)

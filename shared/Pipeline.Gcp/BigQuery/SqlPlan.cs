@@ -32,12 +32,18 @@ public sealed class SqlPlan
         SplitTable = Table($"split_{_suffix}");
         PredictionsTable = Table($"predictions_{_suffix}");
         SourceTable = BigQueryNames.Quote(options.SourceTable);
+        UsersTable = string.IsNullOrEmpty(options.UsersTable) ? null : BigQueryNames.Quote(options.UsersTable);
+        ProductsTable = string.IsNullOrEmpty(options.ProductsTable) ? null : BigQueryNames.Quote(options.ProductsTable);
     }
 
     public string StatsTable { get; }
     public string SplitTable { get; }
     public string PredictionsTable { get; }
     public string SourceTable { get; }
+    /// <summary>The users table profiles read, or null when none is configured.</summary>
+    public string? UsersTable { get; }
+    /// <summary>The products table profiles read, or null when none is configured.</summary>
+    public string? ProductsTable { get; }
 
     /// <summary>The model trained for <paramref name="k"/>.</summary>
     public string Model(int k) => Table($"model_{_suffix}_k{k}");
@@ -272,6 +278,30 @@ public sealed class SqlPlan
         ORDER BY user_id
         """);
 
+    /// <summary>The segments' profiles (<see cref="ProfileSql"/>): the same queries as the embedded backend's, in GoogleSQL.</summary>
+    private ProfileSql Profile => new(ProfileSqlDialect.BigQuery,
+        new ProfileTables(SourceTable, PredictionsTable, UsersTable, ProductsTable), _run.Metrics);
+
+    private QueryParameter[] Window =>
+        [QueryParameter.ForDate("window_start", _run.WindowStart), QueryParameter.ForDate("window_end", _run.WindowEnd)];
+
+    public SqlStatement ProfileSegments() => Statement(Stages.Predict, "profile_segments",
+        "per segment: customers, orders, revenue, and the order items that do not join users or products",
+        Profile.Segments(), Window);
+
+    public SqlStatement ProfileQuartiles() => Statement(Stages.Predict, "profile_quartiles",
+        "per segment and for all customers (centroid_id 0): quartiles of the three features", Profile.Quartiles());
+
+    /// <summary>Customers by gender, age band, country and traffic source; null without a users table.</summary>
+    public SqlStatement? ProfilePeople() => Profile.People() is { } sql
+        ? Statement(Stages.Predict, "profile_people", "per segment: customers by gender, age band, country and traffic source", sql, Window)
+        : null;
+
+    /// <summary>Revenue by department, category and brand; null without a products table.</summary>
+    public SqlStatement? ProfileCatalogue() => Profile.Catalogue() is { } sql
+        ? Statement(Stages.Predict, "profile_catalogue", "per segment: revenue and buying customers by department, category and brand", sql, Window)
+        : null;
+
     // ---- RenderChart ------------------------------------------------------------------------------------------
 
     /// <summary>
@@ -310,6 +340,7 @@ public sealed class SqlPlan
         .. Candidates.Select(TrainModel), .. Candidates.Select(ExpireModel),
         Evaluate(), Centroids(), TrainingInfo(),
         PlannedPredictions(), SegmentSizes(), PredictionsDownload(),
+        ProfileSegments(), ProfileQuartiles(), .. new[] { ProfilePeople(), ProfileCatalogue() }.OfType<SqlStatement>(),
         ChartSample(chartPoints),
     ];
 
@@ -321,6 +352,7 @@ public sealed class SqlPlan
 
         Line($"-- BigQuery statements of run {_run.RunId}");
         Line($"-- project {_options.ProjectId}, dataset {_options.Dataset}, location {_options.Location}, source {_options.SourceTable}");
+        Line($"-- profiles: users {(string.IsNullOrEmpty(_options.UsersTable) ? "(none)" : _options.UsersTable)}, products {(string.IsNullOrEmpty(_options.ProductsTable) ? "(none)" : _options.ProductsTable)}");
         Line(string.Create(CultureInfo.InvariantCulture,
             $"-- window {_run.WindowStart:yyyy-MM-dd} to {_run.WindowEnd:yyyy-MM-dd} (exclusive), as of {_run.AsOf:yyyy-MM-dd}, k {(_run.K is { } k ? k.ToString(CultureInfo.InvariantCulture) : "auto")}, metrics {_run.Metrics.ToString().ToLowerInvariant()}, seed {_run.Seed}, test fraction {_run.TestFraction:R}"));
         Line("-- Values travel as named query parameters (parameterMode NAMED), never inside the SQL text.");

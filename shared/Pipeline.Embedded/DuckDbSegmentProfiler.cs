@@ -1,0 +1,82 @@
+using System.Data.Common;
+using System.Globalization;
+using DuckDB.NET.Data;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Pipeline.Core;
+
+namespace Pipeline.Embedded;
+
+/// <summary>
+/// The segments' profiles on DuckDB: the input order items, the run's predictions (its Parquet parts) and the
+/// optional users and products tables (<see cref="ProfileTableSource"/>), through the queries both backends share
+/// (<see cref="ProfileSql"/>).
+/// </summary>
+public sealed class DuckDbSegmentProfiler(
+    IOptions<EmbeddedOptions> options, IOptions<ProfileOptions> profileOptions, IBucket bucket, ILogger<DuckDbSegmentProfiler> logger)
+    : ISegmentProfiler
+{
+    /// <summary>What the profile's notes tell a user of the embedded backend who wants the missing tables.</summary>
+    public const string HowToAdd = "give --users FILE and --products FILE (CSV or Parquet), or a DuckDB input with users and products tables";
+
+    public Task<ProfilesDocument> ProfileAsync(RunParameters parameters, SegmentModel model, CancellationToken cancellationToken) =>
+        Task.Run(async () =>
+        {
+            using var predictions = await bucket.OpenLocalPartsAsync(BucketLayout.Predictions(parameters.RunId), cancellationToken);
+            using var connection = DuckDb.Open(options.Value);
+            OrderItemsSource.Attach(connection, options.Value.Input);
+            var users = ProfileTableSource.AttachUsers(connection, options.Value);
+            var products = ProfileTableSource.AttachProducts(connection, options.Value);
+            logger.LogInformation("Profiling the segments of run {RunId} with users from {Users} and products from {Products}",
+                parameters.RunId, users ?? "(none)", products ?? "(none)");
+            cancellationToken.ThrowIfCancellationRequested();
+
+            var sql = new ProfileSql(ProfileSqlDialect.DuckDb,
+                new ProfileTables("order_items", DuckDb.ReadParquet(predictions), users is null ? null : "users", products is null ? null : "products"),
+                parameters.Metrics);
+            var facts = Query(connection, sql, parameters, users, products);
+            return ProfileAssembler.Build(parameters.RunId, model, facts, profileOptions.Value);
+        }, cancellationToken);
+
+    /// <summary>Runs the profile queries on a connection that has the tables <paramref name="sql"/> names.</summary>
+    public static ProfileFacts Query(DuckDBConnection connection, ProfileSql sql, RunParameters parameters, string? users, string? products)
+    {
+        (string, object?)[] window =
+        [
+            ("window_start", parameters.WindowStart.ToDateTime(TimeOnly.MinValue, DateTimeKind.Utc)),
+            ("window_end", parameters.WindowEnd.ToDateTime(TimeOnly.MinValue, DateTimeKind.Utc)),
+        ];
+        var segments = Rows(connection, sql.Segments(), window, r => new SegmentFacts(
+            (int)Long(r, 0), Long(r, 1), Long(r, 2), Long(r, 3), Double(r, 4), Long(r, 5), Long(r, 6), Long(r, 7),
+            Double(r, 8), Double(r, 9)));
+        var quartiles = Rows(connection, sql.Quartiles(), [], r => (Id: (int)Long(r, 0), Quartiles: new RfmQuartiles(
+                new(Double(r, 1), Double(r, 2), Double(r, 3)), new(Double(r, 4), Double(r, 5), Double(r, 6)), new(Double(r, 7), Double(r, 8), Double(r, 9)))))
+            .ToDictionary(q => q.Id, q => q.Quartiles);
+        var people = sql.People() is { } peopleSql
+            ? Rows(connection, peopleSql, window, r => new CellFacts((int)Long(r, 0), r.GetString(1), r.GetString(2), Long(r, 3), 0))
+            : null;
+        var catalogue = sql.Catalogue() is { } catalogueSql
+            ? Rows(connection, catalogueSql, window, r => new CellFacts((int)Long(r, 0), r.GetString(1), r.GetString(2), Long(r, 3), Double(r, 4)))
+            : null;
+        return new ProfileFacts(segments, quartiles, people, catalogue, users, products, HowToAdd);
+    }
+
+    private static List<T> Rows<T>(DuckDBConnection connection, string sql, (string, object?)[] parameters, Func<DbDataReader, T> read)
+    {
+        var rows = new List<T>();
+        using var command = DuckDb.Command(connection, sql, parameters);
+        using var reader = command.ExecuteReader();
+        while (reader.Read()) rows.Add(read(reader));
+        return rows;
+    }
+
+    // DuckDB sums integers as HUGEINT, which arrives as a BigInteger.
+    private static long Long(DbDataReader reader, int ordinal) => reader.GetValue(ordinal) switch
+    {
+        System.Numerics.BigInteger big => (long)big,
+        var value => Convert.ToInt64(value, CultureInfo.InvariantCulture),
+    };
+
+    private static double Double(DbDataReader reader, int ordinal) =>
+        reader.IsDBNull(ordinal) ? 0 : Convert.ToDouble(reader.GetValue(ordinal), CultureInfo.InvariantCulture);
+}

@@ -1,0 +1,147 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+using DuckDB.NET.Data;
+using Pipeline.Campaigns;
+using Pipeline.Core;
+using Pipeline.Embedded;
+
+namespace Pipeline.Reports;
+
+/// <summary>
+/// Reads what a run's report shows from the bucket: the manifest, <c>model.json</c>, <c>campaign.json</c>, the
+/// predictions' Parquet parts (segment figures and a sample of customers, through DuckDB), and the sizes of the
+/// runs before it. A file that does not exist leaves its part empty; a file that exists but cannot be read is an error.
+/// </summary>
+public sealed partial class RunReportReader(IBucket bucket, RunLedger ledger)
+{
+    /// <summary>About how many customers the scatter charts draw: enough for each segment's shape, small enough for a page.</summary>
+    public const int ScatterPoints = 2_400;
+
+    /// <summary>The fewest customers drawn for a segment, so that a small segment still shows.</summary>
+    public const int MinPointsPerSegment = 60;
+
+    /// <summary>How many runs the chart of segment sizes over time goes back.</summary>
+    public const int HistoryRuns = 12;
+
+    public async Task<RunReport> ReadAsync(string runId, CancellationToken cancellationToken)
+    {
+        var manifest = await ledger.GetAsync(runId, cancellationToken)
+            ?? throw new PermanentPipelineException($"run {runId} has no manifest ({bucket.Describe(BucketLayout.Manifest(runId))})");
+        var model = await ReadJsonAsync<SegmentModel>(BucketLayout.Model(runId), cancellationToken);
+        var campaign = await ReadJsonAsync<CampaignDocument>(BucketLayout.CampaignJson(runId), cancellationToken);
+
+        SegmentFigures? population = null;
+        IReadOnlyList<SegmentFigures> segments = [];
+        IReadOnlyList<CustomerPoint> points = [];
+        if (await HasPartsAsync(BucketLayout.Predictions(runId), cancellationToken))
+        {
+            using var parts = await bucket.OpenLocalPartsAsync(BucketLayout.Predictions(runId), cancellationToken);
+            using var connection = DuckDb.Open(new EmbeddedOptions());
+            var table = DuckDb.ReadParquet(parts);
+            segments = ReadFigures(connection, table, byCentroid: true);
+            population = ReadFigures(connection, table, byCentroid: false).SingleOrDefault();
+            points = ReadPoints(connection, table);
+        }
+
+        return new RunReport(manifest, model, campaign, population, segments, points,
+            model is null ? [] : KScores(model.KSelection),
+            await ReadJsonAsync<SegmentMigration>(BucketLayout.MigrationJson(runId), cancellationToken),
+            await ReadSizeHistoryAsync(manifest, segments, cancellationToken),
+            await ReadJsonAsync<ProfilesDocument>(BucketLayout.Profiles(runId), cancellationToken));
+    }
+
+    /// <summary>
+    /// The last <see cref="HistoryRuns"/> completed runs up to this one, from <c>history.json</c>, oldest first, and
+    /// this run at the end when history does not hold it (a held run, or one whose history is not written yet).
+    /// </summary>
+    private async Task<IReadOnlyList<RunSizes>> ReadSizeHistoryAsync(RunManifest manifest, IReadOnlyList<SegmentFigures> segments,
+        CancellationToken cancellationToken)
+    {
+        var history = await ReadJsonAsync<RunHistory>(BucketLayout.History, cancellationToken) ?? RunHistory.Empty;
+        var asOf = manifest.Parameters?.AsOf;
+        var runs = history.Runs
+            .Where(r => r.RunId != manifest.RunId && (asOf is null || r.AsOf <= asOf))
+            .Select(r => new RunSizes(r.RunId, r.AsOf, [.. r.Segments.Select(s => new SegmentSize(s.CentroidId, s.Segment, s.Customers))]))
+            .ToList();
+        if (asOf is { } date && segments.Count > 0)
+            runs.Add(new RunSizes(manifest.RunId, date, [.. segments.Select(s => new SegmentSize(s.CentroidId, s.Segment, s.Customers))]));
+        return runs.TakeLast(HistoryRuns).ToList();
+    }
+
+    /// <summary>
+    /// The candidates of an automatic choice of k, from <c>model.json</c>'s <c>k_selection</c>
+    /// (<c>auto: … (k=2: 0.91, k=3: 0.84, …)</c>); empty when k was given.
+    /// </summary>
+    public static IReadOnlyList<KScore> KScores(string selection) =>
+        !selection.StartsWith("auto", StringComparison.Ordinal)
+            ? []
+            : [.. KScorePattern().Matches(selection).Select(m => new KScore(
+                int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture),
+                double.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture)))];
+
+    [GeneratedRegex(@"k=(\d+): ([0-9.eE+-]+)")]
+    private static partial Regex KScorePattern();
+
+    private async Task<bool> HasPartsAsync(string prefix, CancellationToken cancellationToken) =>
+        (await bucket.ListAsync(prefix, cancellationToken)).Any(n => BucketLayout.IsPart(prefix, n));
+
+    private async Task<T?> ReadJsonAsync<T>(string objectName, CancellationToken cancellationToken) where T : class
+    {
+        var stored = await bucket.TryReadAsync(objectName, cancellationToken);
+        if (stored is null) return null;
+        try
+        {
+            return PipelineJson.Deserialize<T>(stored.Content);
+        }
+        catch (System.Text.Json.JsonException e)
+        {
+            throw new InvalidDataException($"{bucket.Describe(objectName)} is not a readable {typeof(T).Name}: {e.Message}", e);
+        }
+    }
+
+    private static List<SegmentFigures> ReadFigures(DuckDBConnection connection, string table, bool byCentroid)
+    {
+        var key = byCentroid ? "centroid_id" : "0";
+        var name = byCentroid ? "any_value(segment)" : "'All customers'";
+        using var command = DuckDb.Command(connection, $"""
+            SELECT {key}, {name}, count(*), sum(count_orders * average_spend)::DOUBLE, sum(count_orders)::DOUBLE,
+                   median(days_since_last_order)::DOUBLE, median(count_orders)::DOUBLE, median(average_spend)::DOUBLE
+            FROM {table}
+            {(byCentroid ? "GROUP BY centroid_id ORDER BY centroid_id" : "HAVING count(*) > 0")}
+            """);
+        using var reader = command.ExecuteReader();
+        var rows = new List<SegmentFigures>();
+        while (reader.Read())
+            rows.Add(new SegmentFigures(Convert.ToInt32(reader.GetValue(0), CultureInfo.InvariantCulture), reader.GetString(1),
+                reader.GetInt64(2), Number(reader, 3), Number(reader, 4), Number(reader, 5), Number(reader, 6), Number(reader, 7)));
+        return rows;
+    }
+
+    /// <summary>
+    /// A deterministic sample (by a hash of user id): each segment in proportion to its size, but at least
+    /// <see cref="MinPointsPerSegment"/> customers, so that a small segment is still seen.
+    /// </summary>
+    private static List<CustomerPoint> ReadPoints(DuckDBConnection connection, string table)
+    {
+        using var command = DuckDb.Command(connection, $"""
+            SELECT centroid_id, days_since_last_order::DOUBLE, count_orders::DOUBLE, average_spend::DOUBLE
+            FROM (
+                SELECT centroid_id, days_since_last_order, count_orders, average_spend,
+                       row_number() OVER (PARTITION BY centroid_id ORDER BY hash(user_id), user_id) AS draw,
+                       count(*) OVER (PARTITION BY centroid_id) AS members,
+                       count(*) OVER () AS everyone
+                FROM {table})
+            WHERE draw <= greatest({MinPointsPerSegment}, ceil({ScatterPoints} * members / everyone))
+            ORDER BY centroid_id, draw
+            """);
+        using var reader = command.ExecuteReader();
+        var points = new List<CustomerPoint>();
+        while (reader.Read())
+            points.Add(new CustomerPoint(Convert.ToInt32(reader.GetValue(0), CultureInfo.InvariantCulture),
+                Number(reader, 1), Number(reader, 2), Number(reader, 3)));
+        return points;
+    }
+
+    private static double Number(System.Data.Common.DbDataReader reader, int column) =>
+        reader.IsDBNull(column) ? double.NaN : Convert.ToDouble(reader.GetValue(column), CultureInfo.InvariantCulture);
+}
