@@ -33,10 +33,15 @@ public interface ICampaignWriter
 }
 
 /// <summary><c>campaign.json</c>.</summary>
+/// <param name="Notes">
+/// What readers of the campaign must know about how it was written, e.g. that the configured LLM's answer was
+/// rejected and the offline writer's text is used (the same notes the manifest carries).
+/// </param>
 public sealed record CampaignDocument(
     string RunId,
     string Writer,
     string? Model,
     string Prompt,
     IReadOnlyList<CampaignSegment> Segments,
-    IReadOnlyList<CentroidSummaryRow> Centroids);
+    IReadOnlyList<CentroidSummaryRow> Centroids,
+    IReadOnlyList<string>? Notes = null);
