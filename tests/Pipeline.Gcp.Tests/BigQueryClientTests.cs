@@ -64,7 +64,7 @@ public sealed class BigQueryClientTests : IDisposable
             .RespondWith(FakeBigQuery.Json(200, "BigQuery/results-stats-page1.json"));
         var client = _bigQuery.CreateClient();
 
-        var job = await client.StartAsync(_plan.StatsDownload(), CancellationToken.None);
+        var job = await client.StartAsync(_plan.ChartSample(30_000), CancellationToken.None);
         var pages = new List<BigQueryResultPage>();
         await foreach (var page in client.ReadAsync(job, CancellationToken.None)) pages.Add(page);
 
