@@ -67,6 +67,14 @@ internal sealed class FakeBigQuery : IDisposable
         return this;
     }
 
+    /// <summary>A redelivery: BigQuery already knows every job id, so each jobs.insert answers 409 <c>duplicate</c>.</summary>
+    public FakeBigQuery AsRedelivery()
+    {
+        Server.Given(Request.Create().WithPath(JobsPath).UsingPost()).AtPriority(50)
+            .RespondWith(Json(409, "BigQuery/error-409-duplicate.json"));
+        return this;
+    }
+
     /// <summary>getQueryResults of the statement <paramref name="key"/> of <paramref name="stage"/> answers with the payload.</summary>
     public FakeBigQuery WithResults(string stage, string key, string payload)
     {
