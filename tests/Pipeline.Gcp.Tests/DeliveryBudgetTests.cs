@@ -8,6 +8,7 @@ using Pipeline.Embedded;
 using WireMock.Matchers;
 using WireMock.RequestBuilders;
 using WireMock.ResponseBuilders;
+using Xunit.Abstractions;
 
 namespace Pipeline.Gcp.Tests;
 
