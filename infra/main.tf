@@ -89,7 +89,7 @@ locals {
     Gcp__Dataset               = google_bigquery_dataset.pipeline.dataset_id
     Gcp__Bucket                = google_storage_bucket.pipeline.name
     Gcp__SourceTable           = var.source_table
-    Gcp__VertexLocation        = coalesce(var.vertex_location, var.region)
+    Gcp__VertexLocation        = var.vertex_location
     Campaign__Writer           = var.campaign_writer
   }
 

@@ -175,9 +175,14 @@ variable "campaign_model" {
 }
 
 variable "vertex_location" {
-  description = "Vertex AI location for Gemini (Gcp__VertexLocation). Null for the region of the services."
+  description = "Vertex AI location for Gemini (Gcp__VertexLocation): global (where current Gemini models are served), a multi-region (us, eu) to keep processing in that jurisdiction, or a region such as us-central1 where the model is offered."
   type        = string
-  default     = null
+  default     = "global"
+
+  validation {
+    condition     = can(regex("^(global|us|eu|[a-z]+-[a-z]+[0-9]+)$", var.vertex_location))
+    error_message = "vertex_location must be global, us, eu or a region such as us-central1."
+  }
 }
 
 # --- Pub/Sub delivery ----------------------------------------------------------------------------------------------

@@ -23,7 +23,8 @@ public sealed class Function(StageExecutor stage, SegmentModelStore models, ICam
 
             var prompt = CampaignPrompt.Build(centroids);
             var draft = await writer.WriteAsync(new CampaignRequest(runId, centroids, prompt), ct);
-            var document = new CampaignDocument(runId, draft.Writer, draft.Model, prompt, draft.Segments, centroids, draft.WriterInstructions);
+            var document = new CampaignDocument(runId, draft.Writer, draft.Model, prompt, draft.Segments, centroids,
+                draft.WriterInstructions, draft.Notes);
             await bucket.WriteAsync(BucketLayout.CampaignJson(runId), Core.PipelineJson.Serialize(document, indented: true), ContentTypes.Json, null, ct);
             await bucket.WriteAsync(BucketLayout.CampaignMarkdown(runId), CampaignMarkdown.Render(document), ContentTypes.Markdown, null, ct);
 

@@ -39,6 +39,10 @@ public interface ICampaignWriter
 /// <param name="Prompt">The lab's prompt, byte for byte; nothing a writer adds is mixed into it.</param>
 /// <param name="WriterInstructions">What the writer sent besides the prompt (e.g. a system instruction for
 /// structured output), or null.</param>
+/// <param name="Notes">
+/// What readers of the campaign must know about how it was written, e.g. that the configured LLM's answer was
+/// rejected and the offline writer's text is used (the same notes the manifest carries).
+/// </param>
 public sealed record CampaignDocument(
     string RunId,
     string Writer,
@@ -46,4 +50,5 @@ public sealed record CampaignDocument(
     string Prompt,
     IReadOnlyList<CampaignSegment> Segments,
     IReadOnlyList<CentroidSummaryRow> Centroids,
-    string? WriterInstructions = null);
+    string? WriterInstructions = null,
+    IReadOnlyList<string>? Notes = null);

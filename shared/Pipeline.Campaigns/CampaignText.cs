@@ -107,6 +107,8 @@ public static class CampaignMarkdown
         var md = new StringBuilder();
         md.Append(CultureInfo.InvariantCulture, $"# Customer segments and next marketing steps — run {document.RunId}\n\n");
         md.Append(CultureInfo.InvariantCulture, $"Written by the {document.Writer} writer{(document.Model is null ? "" : $" ({document.Model})")}.\n\n");
+        foreach (var note in document.Notes ?? [])
+            md.Append(CultureInfo.InvariantCulture, $"> **Note.** {note}\n\n");
         md.Append("| segment | name | customers | share | avg spend | orders | days since last order |\n");
         md.Append("|---:|---|---:|---:|---:|---:|---:|\n");
         foreach (var c in document.Centroids)

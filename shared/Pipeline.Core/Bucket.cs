@@ -35,6 +35,11 @@ public interface IBucket
     Task<IReadOnlyList<string>> ListAsync(string prefix, CancellationToken cancellationToken);
 
     /// <summary>
+    /// Deletes the object (a stale Parquet part of an earlier attempt); deleting one that does not exist is not an error.
+    /// </summary>
+    Task DeleteAsync(string objectName, CancellationToken cancellationToken);
+
+    /// <summary>
     /// Local files with every Parquet part of the table under <paramref name="tablePrefix"/>
     /// (<see cref="BucketLayout.Part"/>), in name order; a table without parts is a permanent error.
     /// Dispose it when done.

@@ -39,7 +39,7 @@ public sealed class EmbeddedSegmentationEngine(IOptions<EmbeddedOptions> options
             var counts = new Dictionary<int, long>();
             using (var command = DuckDb.Command(connection, "SELECT centroid_id, count(*) FROM predictions GROUP BY centroid_id"))
             using (var reader = command.ExecuteReader())
-                while (reader.Read()) counts[reader.GetInt32(0)] = reader.GetInt64(1);
+                while (reader.Read()) counts[checked((int)reader.GetInt64(0))] = reader.GetInt64(1);
             return model.Centroids.Select(c => new SegmentSize(c.CentroidId, c.Segment, counts.GetValueOrDefault(c.CentroidId))).ToList();
         }, cancellationToken);
 
@@ -53,7 +53,7 @@ public sealed class EmbeddedSegmentationEngine(IOptions<EmbeddedOptions> options
             var sizes = new Dictionary<int, long>();
             using (var command = DuckDb.Command(connection, $"SELECT centroid_id, count(*) FROM {table} GROUP BY centroid_id"))
             using (var reader = command.ExecuteReader())
-                while (reader.Read()) sizes[reader.GetInt32(0)] = reader.GetInt64(1);
+                while (reader.Read()) sizes[checked((int)reader.GetInt64(0))] = reader.GetInt64(1);
             var quotas = ChartQuotas(sizes, maxPoints);
             var quotaCase = string.Join(" ", quotas.Select(q => $"WHEN {q.Key} THEN {q.Value}"));
 
@@ -67,7 +67,7 @@ public sealed class EmbeddedSegmentationEngine(IOptions<EmbeddedOptions> options
                 """))
             using (var reader = command.ExecuteReader())
                 while (reader.Read())
-                    points.Add(new ChartPoint(Convert.ToDouble(reader.GetValue(0), CultureInfo.InvariantCulture), reader.GetDouble(1), reader.GetInt32(2)));
+                    points.Add(new ChartPoint(Convert.ToDouble(reader.GetValue(0), CultureInfo.InvariantCulture), reader.GetDouble(1), checked((int)reader.GetInt64(2))));
             return points;
         }, cancellationToken);
 
@@ -111,7 +111,8 @@ public sealed class EmbeddedSegmentationEngine(IOptions<EmbeddedOptions> options
             )
             SELECT
                 user_id,
-                CAST(list_position(distances, list_min(distances)) AS INTEGER) AS centroid_id,
+                -- BIGINT, as BigQuery's INT64 (BucketTables.Predictions): the same Parquet type from both backends.
+                CAST(list_position(distances, list_min(distances)) AS BIGINT) AS centroid_id,
                 list_min(distances) AS distance,
                 [{names}][list_position(distances, list_min(distances))] AS segment,
                 days_since_last_order, count_orders, average_spend

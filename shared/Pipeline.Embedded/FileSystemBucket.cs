@@ -108,6 +108,12 @@ public sealed class FileSystemBucket : IBucket
         return Task.FromResult(names);
     }
 
+    public Task DeleteAsync(string objectName, CancellationToken cancellationToken)
+    {
+        File.Delete(PathOf(objectName)); // no error when it does not exist, as the interface promises
+        return Task.CompletedTask;
+    }
+
     private static bool IsTemporary(string objectName) =>
         objectName.StartsWith(".locks/", StringComparison.Ordinal) || Path.GetFileName(objectName).StartsWith('.');
 

@@ -53,8 +53,9 @@ public sealed class BigQuerySegmentationEngine(
         if (!rows.Select(r => r.GetInt64("centroid_id")).SequenceEqual(Enumerable.Range(1, k).Select(i => (long)i)))
             throw new PermanentPipelineException($"ML.CENTROIDS returned centroid ids other than 1..{k} for {plan.Model(k)}");
 
+        var standardization = Standardization(await run.QueryAsync(plan.FeatureInfo(k), cancellationToken), plan.Model(k));
         var draft = new ModelDraft(
-            parameters.RunId, Engine, selection, Standardization(summary),
+            parameters.RunId, Engine, selection, standardization,
             rows.Select(r => Features.All.Select(r.GetDouble).ToArray()).ToList(),
             metrics with { TrainingLoss = Math.Round(info.Loss, 6) },
             info.Iterations, training, test, parameters.Seed);
@@ -82,11 +83,10 @@ public sealed class BigQuerySegmentationEngine(
             .ToList();
 
         var predictionsObject = BucketLayout.Predictions(parameters.RunId);
-        var rows = await ParquetDownload.UploadAsync(await run.QueryPagesAsync(plan.PredictionsDownload(), cancellationToken),
-            ParquetDownload.Predictions(), bucket, predictionsObject, cancellationToken);
+        var rows = await run.ExportAsync(plan.PredictionsExport(), bucket, predictionsObject, cancellationToken);
         if (rows != sizes.Sum(s => s.Customers))
-            throw new BigQueryTransientException(
-                $"{plan.PredictionsTable} returned {rows} rows for {sizes.Sum(s => s.Customers)} predictions; the download is retried", null, null);
+            throw new PermanentPipelineException(
+                $"the export of {plan.PredictionsTable} wrote {rows} rows for {sizes.Sum(s => s.Customers)} predictions into {bucket.Describe(predictionsObject)}");
 
         logger.LogInformation("Predicted {Customers} customers of run {RunId} into {PredictionsTable} and {PredictionsObject}",
             rows, parameters.RunId, plan.PredictionsTable, bucket.Describe(predictionsObject));
@@ -102,10 +102,20 @@ public sealed class BigQuerySegmentationEngine(
             .ToList();
     }
 
-    /// <summary>The training rows' means and sample standard deviations (a constant feature has 0, as in-process).</summary>
-    private static Standardization Standardization(BigQueryRow summary) => new(
-        Features.All.Select(f => summary.GetNullableDouble($"mean_{f}") ?? 0).ToList(),
-        Features.All.Select(f => summary.GetNullableDouble($"stddev_{f}") ?? 0).ToList());
+    /// <summary>
+    /// The means and standard deviations ML.FEATURE_INFO reports for the model's features, in <see cref="Features.All"/>
+    /// order (a constant feature's missing or zero deviation is 0, as in-process).
+    /// </summary>
+    private static Standardization Standardization(IReadOnlyList<BigQueryRow> featureInfo, string model)
+    {
+        var byInput = featureInfo.ToDictionary(r => r.GetString("input") ?? "", StringComparer.OrdinalIgnoreCase);
+        var missing = Features.All.Where(f => !byInput.ContainsKey(f)).ToList();
+        if (missing.Count > 0)
+            throw new PermanentPipelineException($"ML.FEATURE_INFO of {model} has no row for {string.Join(", ", missing)}");
+        return new Standardization(
+            Features.All.Select(f => byInput[f].GetNullableDouble("mean") ?? 0).ToList(),
+            Features.All.Select(f => byInput[f].GetNullableDouble("stddev") ?? 0).ToList());
+    }
 
     /// <summary>The lowest Davies–Bouldin index on the held-out customers wins; ties go to the smaller k.</summary>
     private static (int K, string Selection) ChooseK(IReadOnlyList<int> candidates, IReadOnlyDictionary<int, ModelMetrics> evaluations)

@@ -6,7 +6,7 @@ namespace Pipeline.Gcp;
 
 /// <summary>
 /// BuildStats on BigQuery: the run's per-customer statistics as a table of the dataset (it expires with the run),
-/// and <c>customer_stats.parquet</c> in the bucket.
+/// exported by BigQuery as <c>customer_stats/part-*.parquet</c> into the bucket.
 /// </summary>
 public sealed class BigQueryStatsBuilder(
     IBigQueryClient bigQuery, IBucket bucket, IOptions<GcpOptions> gcp, IOptions<PipelineOptions> pipeline, TimeProvider clock,
@@ -23,11 +23,10 @@ public sealed class BigQueryStatsBuilder(
         var items = summary.GetInt64("items_counted");
 
         var statsObject = BucketLayout.CustomerStats(parameters.RunId);
-        var rows = await ParquetDownload.UploadAsync(await run.QueryPagesAsync(plan.StatsDownload(), cancellationToken),
-            ParquetDownload.CustomerStats(), bucket, statsObject, cancellationToken);
+        var rows = await run.ExportAsync(plan.StatsExport(), bucket, statsObject, cancellationToken);
         if (rows != customers)
-            throw new BigQueryTransientException(
-                $"{plan.StatsTable} returned {rows} rows for {customers} customers; the download is retried", null, null);
+            throw new PermanentPipelineException(
+                $"the export of {plan.StatsTable} wrote {rows} rows for {customers} customers into {bucket.Describe(statsObject)}");
 
         logger.LogInformation("Statistics of run {RunId}: {Customers} customers, {Items} items, in {StatsTable} and {StatsObject}",
             parameters.RunId, customers, items, plan.StatsTable, bucket.Describe(statsObject));

@@ -35,8 +35,12 @@ public sealed class GcpOptions
     /// <summary>thelook's <c>products</c>, as <c>project.dataset.table</c>, for the segments' profiles; empty for none.</summary>
     public string ProductsTable { get; set; } = "bigquery-public-data.thelook_ecommerce.products";
 
-    /// <summary>The Vertex AI region of the Gemini endpoint, or <c>global</c> for the global endpoint.</summary>
-    public string VertexLocation { get; set; } = "us-central1";
+    /// <summary>
+    /// Where Vertex AI serves Gemini: <c>global</c> (the default: current Gemini models are offered there first, some only
+    /// there), a multi-region (<c>us</c>, <c>eu</c>) that keeps processing inside that jurisdiction, or a region such as
+    /// <c>us-central1</c>.
+    /// </summary>
+    public string VertexLocation { get; set; } = "global";
 
     /// <summary>After how many days a run's tables and models expire, so old runs clean themselves up.</summary>
     public int TableExpirationDays { get; set; } = 7;
@@ -50,16 +54,22 @@ public sealed class GcpOptions
     /// <summary>Another Vertex AI endpoint (tests); default the regional (or global) public one.</summary>
     public string? VertexEndpoint { get; set; }
 
-    /// <summary>The Vertex AI base URL for <see cref="VertexLocation"/>.</summary>
-    public Uri VertexBaseUri() => new(VertexEndpoint ?? (VertexLocation == "global"
-        ? "https://aiplatform.googleapis.com/"
-        : $"https://{VertexLocation}-aiplatform.googleapis.com/"));
+    /// <summary>
+    /// The Vertex AI base URL for <see cref="VertexLocation"/>: the global endpoint, a multi-region's
+    /// <c>aiplatform.{us|eu}.rep.googleapis.com</c>, or the regional <c>{region}-aiplatform.googleapis.com</c>.
+    /// </summary>
+    public Uri VertexBaseUri() => new(VertexEndpoint ?? VertexLocation switch
+    {
+        "global" => "https://aiplatform.googleapis.com/",
+        "us" or "eu" => $"https://aiplatform.{VertexLocation}.rep.googleapis.com/",
+        _ => $"https://{VertexLocation}-aiplatform.googleapis.com/",
+    });
 }
 
 /// <summary>Checks <see cref="GcpOptions"/> at start-up and names every setting that is missing or malformed.</summary>
 public sealed partial class GcpOptionsValidator : IValidateOptions<GcpOptions>
 {
-    [GeneratedRegex("^(global|[a-z]+-[a-z]+[0-9]+)$")]
+    [GeneratedRegex("^(global|us|eu|[a-z]+-[a-z]+[0-9]+)$")]
     private static partial Regex Region();
 
     public ValidateOptionsResult Validate(string? name, GcpOptions options)
@@ -80,13 +90,15 @@ public sealed partial class GcpOptionsValidator : IValidateOptions<GcpOptions>
             problems.Add($"{GcpOptions.SectionName}:ProjectId '{options.ProjectId}' is not a valid project id");
         if (!string.IsNullOrWhiteSpace(options.Dataset) && !BigQueryNames.IsDatasetId(options.Dataset))
             problems.Add($"{GcpOptions.SectionName}:Dataset '{options.Dataset}' is not a valid dataset name (letters, digits and _, at most 1,024)");
+        if (!string.IsNullOrWhiteSpace(options.Bucket) && !BigQueryNames.IsBucketName(options.Bucket))
+            problems.Add($"{GcpOptions.SectionName}:Bucket '{options.Bucket}' is not a Cloud Storage bucket name (lowercase letters, digits, '-', '_' and '.', e.g. my-project-segmentation)");
         if (!BigQueryNames.IsTablePath(options.SourceTable))
             problems.Add($"{GcpOptions.SectionName}:SourceTable '{options.SourceTable}' must be project.dataset.table");
         foreach (var (setting, value) in new[] { (nameof(GcpOptions.UsersTable), options.UsersTable), (nameof(GcpOptions.ProductsTable), options.ProductsTable) })
             if (!string.IsNullOrEmpty(value) && !BigQueryNames.IsTablePath(value))
                 problems.Add($"{GcpOptions.SectionName}:{setting} '{value}' must be project.dataset.table (or empty for none)");
         if (!Region().IsMatch(options.VertexLocation))
-            problems.Add($"{GcpOptions.SectionName}:VertexLocation '{options.VertexLocation}' is not a region such as us-central1 (or global)");
+            problems.Add($"{GcpOptions.SectionName}:VertexLocation '{options.VertexLocation}' is not global, a multi-region (us, eu) or a region such as us-central1");
         if (options.TableExpirationDays is < 1 or > 3650)
             problems.Add($"{GcpOptions.SectionName}:TableExpirationDays must be from 1 to 3650, not {options.TableExpirationDays}");
 

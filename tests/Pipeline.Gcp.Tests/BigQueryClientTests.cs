@@ -64,7 +64,7 @@ public sealed class BigQueryClientTests : IDisposable
             .RespondWith(FakeBigQuery.Json(200, "BigQuery/results-stats-page1.json"));
         var client = _bigQuery.CreateClient();
 
-        var job = await client.StartAsync(_plan.StatsDownload(), CancellationToken.None);
+        var job = await client.StartAsync(_plan.ChartSample(30_000), CancellationToken.None);
         var pages = new List<BigQueryResultPage>();
         await foreach (var page in client.ReadAsync(job, CancellationToken.None)) pages.Add(page);
 
@@ -221,6 +221,54 @@ public sealed class BigQueryClientTests : IDisposable
         Assert.Equal("FLOAT64", (string?)splitParameters["test_fraction"]["parameterType"]!["type"]);
         Assert.Equal("0.2", (string?)splitParameters["test_fraction"]["parameterValue"]!["value"]);
         Assert.DoesNotMatch(@"\b42\b", (string)split["query"]!);
+    }
+
+    [Fact]
+    public async Task A_statement_without_parameters_sends_neither_parameterMode_nor_queryParameters()
+    {
+        _bigQuery.WithJobsThatSucceed();
+        var client = _bigQuery.CreateClient();
+
+        await client.StartAsync(_plan.StatsSummary(), CancellationToken.None);
+
+        var query = (JsonObject)_bigQuery.InsertedJobs().Single()["configuration"]!["query"]!;
+        Assert.Equal(["query", "useLegacySql"], query.Select(p => p.Key));
+    }
+
+    [Theory]
+    [InlineData("quotaExceeded", 403, false)]
+    [InlineData("timeout", null, false)]
+    [InlineData("stopped", null, false)]
+    [InlineData("rateLimitExceeded", 403, true)]
+    [InlineData("backendError", 503, true)]
+    [InlineData("internalError", 500, true)]
+    [InlineData("jobRateExceeded", null, true)]
+    [InlineData("invalidQuery", 400, false)]
+    public void Errors_are_classified_by_BigQuerys_documented_reasons(string reason, int? httpStatus, bool transient)
+    {
+        var error = BigQueryErrors.ToException("job x", new BigQueryError(reason, null, "m"), httpStatus);
+
+        Assert.Equal(transient, error is BigQueryTransientException);
+        Assert.Equal(!transient, error is PermanentPipelineException);
+    }
+
+    [Fact]
+    public async Task A_job_that_hit_a_quota_is_not_replaced_by_another_attempt_but_fails_the_run()
+    {
+        var first = _plan.TrainModel(3).JobId(0);
+        _bigQuery.WithJobsThatSucceed();
+        var failed = JsonNode.Parse(Payload.Text("BigQuery/job-done-backend-error.json"))!;
+        failed["status"]!["errorResult"]!["reason"] = "quotaExceeded";
+        _bigQuery.Server.Given(Request.Create().WithPath(FakeBigQuery.JobsPath).UsingPost()).AtPriority(1)
+            .RespondWith(FakeBigQuery.Json(409, "BigQuery/error-409-duplicate.json"));
+        _bigQuery.Server.Given(Request.Create().WithPath($"{FakeBigQuery.JobsPath}/{first}").UsingGet()).AtPriority(1)
+            .RespondWith(WireMock.ResponseBuilders.Response.Create().WithStatusCode(200).WithBody(failed.ToJsonString()));
+        var client = _bigQuery.CreateClient();
+
+        var error = await Assert.ThrowsAsync<BigQueryPermanentException>(() => client.StartAsync(_plan.TrainModel(3), CancellationToken.None));
+
+        Assert.Equal("quotaExceeded", error.Reason);
+        Assert.Single(_bigQuery.InsertedJobs());
     }
 
     [Fact]

@@ -26,25 +26,50 @@ public sealed class BigQueryStagesTests : IDisposable
         new(_bigQuery.CreateClient(), _bucket, Gcp, TestRuns.Pipeline(), TimeProvider.System, NullLogger<BigQuerySegmentationEngine>.Instance);
 
     [Fact]
-    public async Task BuildStats_materializes_the_table_and_puts_customer_stats_parquet_in_the_bucket()
+    public async Task BuildStats_materializes_the_table_and_has_BigQuery_export_it_as_Parquet_parts_into_the_run_folder()
     {
-        _bigQuery.WithResults(Stages.BuildStats, "stats_summary", "BigQuery/results-stats-summary.json");
-        _bigQuery.Server.Given(WireMock.RequestBuilders.Request.Create()
-                .WithPath(new WireMock.Matchers.RegexMatcher($"^{FakeBigQuery.QueriesPath}.+_buildstats_stats_download_.+")).UsingGet()
-                .WithParam("pageToken", "BFQ2ZDIAAAAAAAA2ADIAAAAAAAA2AAAAAAAAAAQ=")).AtPriority(5)
-            .RespondWith(FakeBigQuery.Json(200, "BigQuery/results-stats-page2.json"));
-        _bigQuery.WithResults(Stages.BuildStats, "stats_download", "BigQuery/results-stats-page1.json");
+        _bigQuery.WithResults(Stages.BuildStats, "stats_summary", "BigQuery/results-stats-summary.json")
+            .WithExport(Stages.BuildStats, "stats_export", fileCount: 2, rowCount: 3);
+        var prefix = BucketLayout.CustomerStats("run-1");
+        // What BigQuery's export wrote (two files), beside what an earlier attempt left: a third file of an export
+        // that wrote more of them, and the single part of the old download.
+        string[] exported = [$"{prefix}part-000000000000.parquet", $"{prefix}part-000000000001.parquet"];
+        string[] stale = [$"{prefix}part-000000000002.parquet", $"{prefix}part-00000.parquet"];
+        foreach (var name in exported.Concat(stale)) await _bucket.WriteAsync(name, new byte[] { 1 }, ContentTypes.Parquet, null, CancellationToken.None);
 
         var summary = await StatsBuilder().BuildAsync(TestRuns.Parameters(), CancellationToken.None);
 
-        Assert.Equal(new StatsSummary(3, 9, BucketLayout.CustomerStats("run-1")), summary);
-        Assert.Equal(["stats", "stats_summary", "stats_download"], _bigQuery.InsertedJobs().Select(Key));
-        using var connection = BigQueryOnDuckDb.Open();
-        var rows = DuckDb.Scalar<string>(connection, $"""
-            SELECT string_agg(concat_ws('|', user_id, days_since_last_order, count_orders, average_spend, typeof(user_id), typeof(count_orders)), ';' ORDER BY user_id)
-            FROM read_parquet({DuckDb.Literal(_bucket.Describe(summary.StatsObject) + "*.parquet")})
-            """);
-        Assert.Equal("11|12|2|85.5|BIGINT|BIGINT;42|300|1|19.99|BIGINT|BIGINT;77|3|5|240.125|BIGINT|BIGINT", rows);
+        Assert.Equal(new StatsSummary(3, 9, prefix), summary);
+        Assert.Equal(["stats", "stats_summary", "stats_export"], _bigQuery.InsertedJobs().Select(Key));
+        var export = (string)_bigQuery.InsertedJobs()[2]["configuration"]!["query"]!["query"]!;
+        Assert.StartsWith("EXPORT DATA OPTIONS (\n  uri = 'gs://my-bucket/runs/run-1/customer_stats/part-*.parquet',\n  format = 'PARQUET',", export, StringComparison.Ordinal);
+        Assert.Contains("overwrite = TRUE", export, StringComparison.Ordinal);
+        Assert.DoesNotContain("ORDER BY", export, StringComparison.Ordinal);
+        Assert.Equal(exported, await _bucket.ListAsync(prefix, CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task An_export_whose_files_are_not_all_there_yet_is_looked_at_again_on_the_next_delivery()
+    {
+        _bigQuery.WithResults(Stages.BuildStats, "stats_summary", "BigQuery/results-stats-summary.json")
+            .WithExport(Stages.BuildStats, "stats_export", fileCount: 2, rowCount: 3);
+        await _bucket.WriteAsync($"{BucketLayout.CustomerStats("run-1")}part-000000000000.parquet", new byte[] { 1 }, ContentTypes.Parquet, null, CancellationToken.None);
+
+        var error = await Assert.ThrowsAsync<BigQueryTransientException>(() => StatsBuilder().BuildAsync(TestRuns.Parameters(), CancellationToken.None));
+
+        Assert.Contains("part-000000000001.parquet is not there", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task An_export_of_another_number_of_rows_than_customers_fails_the_run_with_both_numbers()
+    {
+        _bigQuery.WithResults(Stages.BuildStats, "stats_summary", "BigQuery/results-stats-summary.json")
+            .WithExport(Stages.BuildStats, "stats_export", fileCount: 1, rowCount: 2);
+        await _bucket.WriteAsync($"{BucketLayout.CustomerStats("run-1")}part-000000000000.parquet", new byte[] { 1 }, ContentTypes.Parquet, null, CancellationToken.None);
+
+        var error = await Assert.ThrowsAsync<PermanentPipelineException>(() => StatsBuilder().BuildAsync(TestRuns.Parameters(), CancellationToken.None));
+
+        Assert.Contains("wrote 2 rows for 3 customers", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -53,18 +78,22 @@ public sealed class BigQueryStagesTests : IDisposable
         _bigQuery.WithResults(Stages.TrainModel, "training_summary", "BigQuery/results-training-summary.json")
             .WithResults(Stages.TrainModel, "evaluate", "BigQuery/results-evaluate-k3.json")
             .WithResults(Stages.TrainModel, "centroids", "BigQuery/results-centroids-k3.json")
-            .WithResults(Stages.TrainModel, "training_info", "BigQuery/results-training-info-k3.json");
+            .WithResults(Stages.TrainModel, "training_info", "BigQuery/results-training-info-k3.json")
+            .WithResults(Stages.TrainModel, "feature_info", "BigQuery/results-feature-info-k3.json");
 
         var model = await Engine().TrainAsync(TestRuns.Parameters(k: 3), previous: null, CancellationToken.None);
 
-        Assert.Equal(["split", "training_summary", "model_k3", "model_k3_expiration", "evaluate", "centroids", "training_info"],
+        Assert.Equal(["split", "training_summary", "model_k3", "model_k3_expiration", "evaluate", "centroids", "training_info", "feature_info"],
             _bigQuery.InsertedJobs().Select(Key));
+        Assert.Contains("FROM ML.FEATURE_INFO(MODEL `my-project.segmentation.model_run_1_k3`)",
+            (string)_bigQuery.InsertedJobs()[^1]["configuration"]!["query"]!["query"]!, StringComparison.Ordinal);
         Assert.Equal(BigQuerySegmentationEngine.Engine, model.Engine);
         Assert.Equal(3, model.K);
         Assert.Equal("fixed", model.KSelection);
         Assert.Equal(new ModelMetrics(0.873123, 1.204568, 0.987654), model.Metrics);
         Assert.Equal(7, model.Iterations);
         Assert.Equal((800L, 200L), (model.TrainingCustomers, model.TestCustomers));
+        // BigQuery ML's own standardization (ML.FEATURE_INFO), in the order of the features.
         Assert.Equal([140.2, 1.7, 98.6], model.Standardization.Means);
         Assert.Equal([95.3, 0.9, 80.1], model.Standardization.StdDevs);
         // The centroids are ML.CENTROIDS' in original units, each keeping BigQuery ML's id beside the stable one.
@@ -81,7 +110,8 @@ public sealed class BigQueryStagesTests : IDisposable
         _bigQuery.WithResults(Stages.TrainModel, "training_summary", "BigQuery/results-training-summary.json")
             .WithResults(Stages.TrainModel, "evaluate", "BigQuery/results-evaluate-auto.json")
             .WithResults(Stages.TrainModel, "centroids", "BigQuery/results-centroids-auto.json")
-            .WithResults(Stages.TrainModel, "training_info", "BigQuery/results-training-info-auto.json");
+            .WithResults(Stages.TrainModel, "training_info", "BigQuery/results-training-info-auto.json")
+            .WithResults(Stages.TrainModel, "feature_info", "BigQuery/results-feature-info-k3.json");
 
         var model = await Engine().TrainAsync(TestRuns.Parameters(k: null), previous: null, CancellationToken.None);
 
@@ -108,10 +138,11 @@ public sealed class BigQueryStagesTests : IDisposable
     }
 
     [Fact]
-    public async Task Predict_maps_engine_ids_to_stable_ids_by_parameter_and_writes_predictions_parquet()
+    public async Task Predict_maps_engine_ids_to_stable_ids_by_parameter_and_exports_the_predictions_parts()
     {
         _bigQuery.WithResults(Stages.Predict, "segment_sizes", "BigQuery/results-segment-sizes.json")
-            .WithResults(Stages.Predict, "predictions_download", "BigQuery/results-predictions.json");
+            .WithExport(Stages.Predict, "predictions_export", fileCount: 1, rowCount: 2);
+        await _bucket.WriteAsync($"{BucketLayout.Predictions("run-1")}part-000000000000.parquet", new byte[] { 1 }, ContentTypes.Parquet, null, CancellationToken.None);
         var model = Model();
 
         var sizes = await Engine().PredictAsync(TestRuns.Parameters(), model, CancellationToken.None);
@@ -124,12 +155,10 @@ public sealed class BigQueryStagesTests : IDisposable
         Assert.Equal(["Hibernating", "Champions", "At Risk"], ((System.Text.Json.Nodes.JsonArray)parameters["segments"]["parameterValue"]!["arrayValues"]!).Select(v => (string?)v!["value"]));
         Assert.Contains("ML.PREDICT(MODEL `my-project.segmentation.model_run_1_k3`", (string)predictions["query"]!, StringComparison.Ordinal);
 
-        using var connection = BigQueryOnDuckDb.Open();
-        var rows = DuckDb.Scalar<string>(connection, $"""
-            SELECT string_agg(concat_ws('|', user_id, centroid_id, distance, segment, days_since_last_order, count_orders, average_spend, typeof(centroid_id)), ';' ORDER BY user_id)
-            FROM read_parquet({DuckDb.Literal(_bucket.Describe(BucketLayout.Predictions("run-1")) + "*.parquet")})
-            """);
-        Assert.Equal("11|1|0.4123|Champions|12|4|185.5|INTEGER;42|3|1.0625|Hibernating|300|1|19.99|INTEGER", rows);
+        var export = (string)_bigQuery.InsertedJobs()[^1]["configuration"]!["query"]!["query"]!;
+        Assert.Contains("uri = 'gs://my-bucket/runs/run-1/predictions/part-*.parquet'", export, StringComparison.Ordinal);
+        Assert.Contains("SELECT * REPLACE (", export, StringComparison.Ordinal);
+        Assert.Contains("FROM `my-project.segmentation.predictions_run_1`", export, StringComparison.Ordinal);
     }
 
     [Fact]

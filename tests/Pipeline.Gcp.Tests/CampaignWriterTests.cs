@@ -16,7 +16,7 @@ namespace Pipeline.Gcp.Tests;
 /// </summary>
 public sealed class CampaignWriterTests : IDisposable
 {
-    private const string GenerateContent = "/v1/projects/my-project/locations/us-central1/publishers/google/models/gemini-3.5-flash:generateContent";
+    private const string GenerateContent = "/v1/projects/my-project/locations/global/publishers/google/models/gemini-3.5-flash:generateContent";
     private readonly WireMockServer _server = WireMockServer.Start();
 
     internal static IReadOnlyList<CentroidSummaryRow> Table { get; } =
@@ -28,13 +28,14 @@ public sealed class CampaignWriterTests : IDisposable
 
     private static CampaignRequest Request() => new("run-1", Table, CampaignPrompt.Build(Table));
 
+    private readonly RecordingLogger<ValidatingCampaignWriter> _log = new();
+
     private ValidatingCampaignWriter VertexWriter(int timeoutSeconds = 30)
     {
         var chat = new VertexGeminiChatClient(new HttpClient { BaseAddress = new Uri($"{_server.Url}/") }, new FixedToken(),
-            "my-project", "us-central1", "gemini-3.5-flash");
+            "my-project", "global", "gemini-3.5-flash");
         var options = new CampaignOptions { Writer = CampaignWriterKind.Vertex, TimeoutSeconds = timeoutSeconds };
-        return new ValidatingCampaignWriter(new ChatCampaignWriter(chat, "vertex", options.Model, options), new OfflineCampaignWriter(),
-            NullLogger<ValidatingCampaignWriter>.Instance);
+        return new ValidatingCampaignWriter(new ChatCampaignWriter(chat, "vertex", options.Model, options), new OfflineCampaignWriter(), _log);
     }
 
     private void Gemini(int status, string payload, string? scenarioState = null, string? nextState = null, TimeSpan? delay = null)
@@ -71,7 +72,7 @@ public sealed class CampaignWriterTests : IDisposable
     }
 
     [Fact]
-    public async Task The_request_carries_the_labs_prompt_temperature_0_4_and_the_response_schema()
+    public async Task A_Gemini_3_request_leaves_temperature_at_the_models_default_asks_for_low_thinking_and_carries_the_labs_prompt_and_schema()
     {
         Gemini(200, "VertexAI/generate-content-good.json");
 
@@ -85,7 +86,8 @@ public sealed class CampaignWriterTests : IDisposable
         Assert.Contains(CampaignPrompt.Instruction, (string?)body["contents"]![0]!["parts"]![0]!["text"], StringComparison.Ordinal);
         Assert.Equal(ChatCampaignWriter.Instructions, (string?)body["systemInstruction"]!["parts"]![0]!["text"]);
         var generation = body["generationConfig"]!;
-        Assert.Equal(0.4, (double)generation["temperature"]!, 6);
+        Assert.Null(generation["temperature"]); // Google's advice for Gemini 3: keep the default
+        Assert.Equal("LOW", (string?)generation["thinkingConfig"]!["thinkingLevel"]);
         Assert.Equal("application/json", (string?)generation["responseMimeType"]);
         var schema = generation["responseSchema"]!;
         Assert.Equal("OBJECT", (string?)schema["type"]);
@@ -124,6 +126,35 @@ public sealed class CampaignWriterTests : IDisposable
         var note = Assert.Single(draft.Notes);
         Assert.Contains("blocked by the model's safety filters (SAFETY)", note, StringComparison.Ordinal);
         Assert.EndsWith("the offline writer's text is used.", note, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_model_not_served_at_the_location_falls_back_visibly_in_the_notes_and_a_warning_naming_the_location()
+    {
+        Gemini(404, "VertexAI/error-404-model.json");
+
+        var draft = await VertexWriter().WriteAsync(Request(), CancellationToken.None);
+
+        Assert.Equal(OfflineCampaignWriter.Name, draft.Writer);
+        var note = Assert.Single(draft.Notes);
+        Assert.Contains("Vertex AI answered 404 NOT_FOUND", note, StringComparison.Ordinal);
+        Assert.Contains("is gemini-3.5-flash offered at location 'global'?", note, StringComparison.Ordinal);
+        var fallback = Assert.Single(_log.Entries, e => e.Message.Contains("falls back to the offline writer", StringComparison.Ordinal));
+        Assert.Equal(Microsoft.Extensions.Logging.LogLevel.Warning, fallback.Level);
+        Assert.Contains("run-1", fallback.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("vertex", "gemini-3.5-flash", null, null, "LOW")]
+    [InlineData("vertex", "gemini-3.1-flash-lite", null, null, "LOW")]
+    [InlineData("vertex", "publishers/google/models/gemini-3.5-flash-lite", null, null, "LOW")]
+    [InlineData("vertex", "gemini-3.5-flash", 0.7f, 0.7f, "LOW")]
+    [InlineData("vertex", "gemini-2.5-flash", null, 0.4f, null)]
+    [InlineData("openai", "llama3.1:8b", null, 0.4f, null)]
+    [InlineData("openai", "gemini-3.5-flash", null, 0.4f, null)]
+    public void Generation_settings_follow_the_model_family(string writer, string model, float? configured, float? temperature, string? thinkingLevel)
+    {
+        Assert.Equal(new GenerationSettings(temperature, thinkingLevel), GenerationSettings.For(writer, model, configured));
     }
 
     [Fact]

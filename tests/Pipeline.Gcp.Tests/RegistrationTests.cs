@@ -94,7 +94,10 @@ public sealed class RegistrationTests
     [Fact]
     public void The_Vertex_endpoint_is_regional_or_global()
     {
-        Assert.Equal(new Uri("https://us-central1-aiplatform.googleapis.com/"), new GcpOptions().VertexBaseUri());
-        Assert.Equal(new Uri("https://aiplatform.googleapis.com/"), new GcpOptions { VertexLocation = "global" }.VertexBaseUri());
+        // Global by default: current Gemini models are served there (some only there).
+        Assert.Equal(new Uri("https://aiplatform.googleapis.com/"), new GcpOptions().VertexBaseUri());
+        Assert.Equal(new Uri("https://us-central1-aiplatform.googleapis.com/"), new GcpOptions { VertexLocation = "us-central1" }.VertexBaseUri());
+        Assert.Equal(new Uri("https://aiplatform.us.rep.googleapis.com/"), new GcpOptions { VertexLocation = "us" }.VertexBaseUri());
+        Assert.Equal(new Uri("https://aiplatform.eu.rep.googleapis.com/"), new GcpOptions { VertexLocation = "eu" }.VertexBaseUri());
     }
 }

@@ -5,7 +5,7 @@ namespace Pipeline.Gcp.Tests;
 /// <summary>The plan people review: every statement, in order, with parameters and job ids.</summary>
 public sealed class SqlPlanTests
 {
-    private static GcpOptions Options => new() { ProjectId = "my-project", Dataset = "segmentation", Bucket = "unused", Location = "US" };
+    private static GcpOptions Options => new() { ProjectId = "my-project", Dataset = "segmentation", Bucket = "my-bucket", Location = "US" };
 
     private static RunParameters Nightly(int? k) =>
         new("2023-01-01-nightly", new DateOnly(2022, 1, 1), new DateOnly(2023, 1, 1), new DateOnly(2023, 1, 1), k, StatsPreset.Rfm, 42, 0.2);
@@ -23,7 +23,7 @@ public sealed class SqlPlanTests
     {
         var output = new StringWriter();
         var result = Runner.Commands.PlanCommand.Create().Parse(
-            ["--backend", "gcp", "--project", "my-project", "--dataset", "segmentation", "--location", "US",
+            ["--backend", "gcp", "--project", "my-project", "--dataset", "segmentation", "--location", "US", "--bucket", "my-bucket",
              "--window-start", "2022-01-01", "--window-end", "2023-01-01", "--as-of", "2023-01-01", "--k", "5",
              "--metrics", "rfm", "--seed", "42", "--test-fraction", "0.2", "--run-id", "2023-01-01-nightly"]);
 

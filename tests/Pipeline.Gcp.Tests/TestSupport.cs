@@ -67,6 +67,14 @@ internal sealed class FakeBigQuery : IDisposable
         return this;
     }
 
+    /// <summary>A redelivery: BigQuery already knows every job id, so each jobs.insert answers 409 <c>duplicate</c>.</summary>
+    public FakeBigQuery AsRedelivery()
+    {
+        Server.Given(Request.Create().WithPath(JobsPath).UsingPost()).AtPriority(50)
+            .RespondWith(Json(409, "BigQuery/error-409-duplicate.json"));
+        return this;
+    }
+
     /// <summary>getQueryResults of the statement <paramref name="key"/> of <paramref name="stage"/> answers with the payload.</summary>
     public FakeBigQuery WithResults(string stage, string key, string payload)
     {
@@ -74,6 +82,29 @@ internal sealed class FakeBigQuery : IDisposable
             .AtPriority(10)
             .RespondWith(Json(200, payload));
         return this;
+    }
+
+    /// <summary>
+    /// jobs.get of the <c>EXPORT DATA</c> statement <paramref name="key"/> of <paramref name="stage"/> reports it done,
+    /// having written <paramref name="fileCount"/> files and <paramref name="rowCount"/> rows.
+    /// </summary>
+    public FakeBigQuery WithExport(string stage, string key, long fileCount, long rowCount)
+    {
+        Server.Given(Request.Create().WithPath(new RegexMatcher($"^{JobsPath}/segmentation_.+_{stage.ToLowerInvariant()}_{key}_[0-9a-f]{{12}}_[0-9]+$")).UsingGet())
+            .AtPriority(10)
+            .RespondWith(Response.Create().WithStatusCode(200).WithHeader("Content-Type", "application/json; charset=UTF-8")
+                .WithBody(ExportJob(fileCount, rowCount)));
+        return this;
+    }
+
+    /// <summary>The documented jobs.get answer of a finished EXPORT DATA job, with its file and row counts.</summary>
+    public static string ExportJob(long fileCount, long rowCount)
+    {
+        var job = System.Text.Json.Nodes.JsonNode.Parse(Payload.Text("BigQuery/job-done-export.json"))!;
+        var statistics = job["statistics"]!["query"]!["exportDataStatistics"]!;
+        statistics["fileCount"] = fileCount.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        statistics["rowCount"] = rowCount.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return job.ToJsonString();
     }
 
     public static IResponseBuilder Json(int status, string payload) =>
@@ -102,4 +133,19 @@ internal sealed class TemporaryDirectory : IDisposable
 {
     public string Path { get; } = Directory.CreateTempSubdirectory("gcp-tests-").FullName;
     public void Dispose() => Directory.Delete(Path, recursive: true);
+}
+
+/// <summary>A logger that keeps what was logged, so tests can check a warning is never silent.</summary>
+internal sealed class RecordingLogger<T> : Microsoft.Extensions.Logging.ILogger<T>
+{
+    private readonly System.Collections.Concurrent.ConcurrentQueue<(Microsoft.Extensions.Logging.LogLevel Level, string Message)> _entries = new();
+
+    public IReadOnlyList<(Microsoft.Extensions.Logging.LogLevel Level, string Message)> Entries => [.. _entries];
+
+    public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+    public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => true;
+
+    public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state,
+        Exception? exception, Func<TState, Exception?, string> formatter) => _entries.Enqueue((logLevel, formatter(state, exception)));
 }

@@ -19,11 +19,12 @@ public static class PlanCommand
         var project = new Option<string?>("--project") { Description = "The Google Cloud project (default Gcp:ProjectId from the environment)" };
         var dataset = new Option<string?>("--dataset") { Description = "The BigQuery dataset of the run's tables and models (default Gcp:Dataset)" };
         var location = new Option<string?>("--location") { Description = "The BigQuery location (default Gcp:Location, or US)" };
+        var bucket = new Option<string?>("--bucket") { Description = "The Cloud Storage bucket BigQuery exports the Parquet parts into (default Gcp:Bucket)" };
         var source = new Option<string?>("--source-table") { Description = "The order_items table, project.dataset.table (default the public thelook_ecommerce)" };
 
         var command = new Command("plan", "Print the BigQuery statements of a run (GCP backend), without contacting Google");
         trigger.AddTo(command);
-        foreach (var option in new Option[] { backend, project, dataset, location, source })
+        foreach (var option in new Option[] { backend, project, dataset, location, bucket, source })
             command.Options.Add(option);
 
         command.SetAction((ParseResult result, CancellationToken _) =>
@@ -59,13 +60,13 @@ public static class PlanCommand
                 Location = result.GetValue(location) ?? environment.Location,
                 SourceTable = result.GetValue(source) ?? environment.SourceTable,
                 TableExpirationDays = environment.TableExpirationDays,
-                Bucket = "unused-by-plan",
+                Bucket = result.GetValue(bucket) ?? environment.Bucket,
             };
             var problems = new GcpOptionsValidator().Validate(null, options);
             if (problems.Failed)
             {
                 foreach (var problem in problems.Failures!)
-                    error.WriteLine(problem.Replace("Gcp:ProjectId", "--project (Gcp:ProjectId)").Replace("Gcp:Dataset", "--dataset (Gcp:Dataset)"));
+                    error.WriteLine(problem.Replace("Gcp:ProjectId", "--project (Gcp:ProjectId)").Replace("Gcp:Dataset", "--dataset (Gcp:Dataset)").Replace("Gcp:Bucket", "--bucket (Gcp:Bucket)"));
                 return Task.FromResult(2);
             }
 

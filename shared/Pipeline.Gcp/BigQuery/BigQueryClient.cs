@@ -11,6 +11,11 @@ namespace Pipeline.Gcp;
 /// <summary>A BigQuery job of a statement, started by this delivery or attached to from an earlier one.</summary>
 public sealed record BigQueryJob(SqlStatement Statement, string JobId, string Location, bool Attached);
 
+/// <summary>What an <c>EXPORT DATA</c> job wrote (<c>statistics.query.exportDataStatistics</c>).</summary>
+/// <param name="FileCount">How many files; BigQuery numbers them from <c>000000000000</c> in the URI's wildcard.</param>
+/// <param name="RowCount">How many rows, over all files.</param>
+public sealed record BigQueryExportStatistics(long FileCount, long RowCount);
+
 /// <summary>One page of a completed job's result rows.</summary>
 public sealed record BigQueryResultPage(IReadOnlyList<BigQueryField> Schema, IReadOnlyList<BigQueryRow> Rows, long TotalRows);
 
@@ -31,6 +36,9 @@ public interface IBigQueryClient
 
     /// <summary>Every row of a completed job's result, page by page (<c>pageToken</c>).</summary>
     IAsyncEnumerable<BigQueryResultPage> ReadAsync(BigQueryJob job, CancellationToken cancellationToken);
+
+    /// <summary>The files and rows a completed <c>EXPORT DATA</c> job wrote (<c>jobs.get</c>).</summary>
+    Task<BigQueryExportStatistics> ExportStatisticsAsync(BigQueryJob job, CancellationToken cancellationToken);
 }
 
 /// <summary>How the REST client paces itself; the defaults suit production, tests shorten them.</summary>
@@ -155,31 +163,48 @@ public sealed class BigQueryClient(
         }
     }
 
-    private JsonObject InsertBody(SqlStatement statement, string jobId) => new()
+    public async Task<BigQueryExportStatistics> ExportStatisticsAsync(BigQueryJob job, CancellationToken cancellationToken)
     {
-        ["jobReference"] = new JsonObject
+        var statistics = (await GetJobAsync(job.JobId, cancellationToken))?["statistics"]?["query"]?["exportDataStatistics"];
+        // int64 values travel as JSON strings in BigQuery's REST API.
+        return long.TryParse((string?)statistics?["fileCount"], out var files) && long.TryParse((string?)statistics?["rowCount"], out var rows)
+            ? new BigQueryExportStatistics(files, rows)
+            : throw new BigQueryTransientException(
+                $"BigQuery job {job.JobId} reports no exportDataStatistics (fileCount, rowCount); asking again on the next delivery", null, null);
+    }
+
+    /// <summary>
+    /// The <c>jobs.insert</c> body (a <c>Job</c> resource). <c>parameterMode</c> and <c>queryParameters</c> are sent only
+    /// with parameters: an empty list is not what the API reference shows for a statement without any.
+    /// </summary>
+    internal JsonObject InsertBody(SqlStatement statement, string jobId)
+    {
+        var query = new JsonObject { ["query"] = statement.Sql, ["useLegacySql"] = false };
+        if (statement.Parameters.Count > 0)
         {
-            ["projectId"] = options.ProjectId,
-            ["jobId"] = jobId,
-            ["location"] = options.Location,
-        },
-        ["configuration"] = new JsonObject
+            query["parameterMode"] = "NAMED";
+            query["queryParameters"] = new JsonArray(statement.Parameters.Select(p => (JsonNode)p.ToJson()).ToArray());
+        }
+        return new JsonObject
         {
-            ["query"] = new JsonObject
+            ["jobReference"] = new JsonObject
             {
-                ["query"] = statement.Sql,
-                ["useLegacySql"] = false,
-                ["parameterMode"] = "NAMED",
-                ["queryParameters"] = new JsonArray(statement.Parameters.Select(p => (JsonNode)p.ToJson()).ToArray()),
+                ["projectId"] = options.ProjectId,
+                ["jobId"] = jobId,
+                ["location"] = options.Location,
             },
-            ["labels"] = new JsonObject
+            ["configuration"] = new JsonObject
             {
-                ["pipeline"] = "segmentation",
-                ["stage"] = statement.Stage.ToLowerInvariant(),
-                ["run"] = Label(statement.RunId),
+                ["query"] = query,
+                ["labels"] = new JsonObject
+                {
+                    ["pipeline"] = "segmentation",
+                    ["stage"] = statement.Stage.ToLowerInvariant(),
+                    ["run"] = Label(statement.RunId),
+                },
             },
-        },
-    };
+        };
+    }
 
     // Label values: lowercase letters, digits, '_' and '-', at most 63 characters.
     private static string Label(string runId)
@@ -247,7 +272,8 @@ public sealed class BigQueryClient(
             }
             catch (TaskCanceledException e) when (!cancellationToken.IsCancellationRequested)
             {
-                throw new BigQueryTransientException($"BigQuery {what} timed out", "timeout", null, e);
+                // Our HTTP client's timeout, not BigQuery's "timeout" reason: the request may simply be retried.
+                throw new BigQueryTransientException($"BigQuery {what} got no answer within {http.Timeout.TotalSeconds:0} s", null, null, e);
             }
 
             if (answer.IsSuccess || answer.Status == HttpStatusCode.Conflict) return answer;

@@ -14,7 +14,7 @@ public sealed record BigQueryError(string? Reason, string? Location, string? Mes
 }
 
 /// <summary>
-/// A BigQuery failure a retry may fix (5xx, <c>backendError</c>, <c>rateLimitExceeded</c>, quota): the stage lets
+/// A BigQuery failure a retry may fix (5xx, <c>backendError</c>, <c>internalError</c>, <c>rateLimitExceeded</c>): the stage lets
 /// it propagate, so the transport delivers the message again.
 /// </summary>
 public sealed class BigQueryTransientException(string message, string? reason, int? httpStatus, Exception? inner = null)
@@ -25,8 +25,8 @@ public sealed class BigQueryTransientException(string message, string? reason, i
 }
 
 /// <summary>
-/// A BigQuery failure no retry can fix (<c>invalidQuery</c>, <c>notFound</c>, <c>accessDenied</c>, …): the run is
-/// recorded as failed with the message.
+/// A BigQuery failure no retry can fix (<c>invalidQuery</c>, <c>notFound</c>, <c>accessDenied</c>, …) or not worth
+/// Pub/Sub's redeliveries (<c>quotaExceeded</c>, <c>timeout</c>, <c>stopped</c>): the run is recorded as failed with the message.
 /// </summary>
 public sealed class BigQueryPermanentException(string message, string? reason, int? httpStatus)
     : PermanentPipelineException(message)
@@ -37,20 +37,30 @@ public sealed class BigQueryPermanentException(string message, string? reason, i
 
 /// <summary>
 /// Maps BigQuery errors — an HTTP status with an error body, or a job's <c>status.errorResult</c> — to the host's
-/// two kinds of failure (BigQuery's error-messages reference lists the reasons).
+/// two kinds of failure, by the reasons of BigQuery's error-messages reference
+/// (https://cloud.google.com/bigquery/docs/error-messages).
 /// </summary>
+/// <remarks>
+/// Transient are the reasons the reference says to retry: <c>backendError</c>, <c>internalError</c> (and their
+/// <c>job…</c> forms), <c>rateLimitExceeded</c>, <c>jobRateExceeded</c>, <c>tableUnavailable</c>. Permanent are
+/// request errors, and three that a retry within the next minutes does not fix, so 20 redeliveries would only
+/// repeat the cost: <c>quotaExceeded</c> (a daily or per-project quota: it needs a raised quota or the next day),
+/// <c>timeout</c> (the job ran into its own time limit: the same job would again) and <c>stopped</c> (someone
+/// cancelled the job).
+/// </remarks>
 public static class BigQueryErrors
 {
     private static readonly HashSet<string> TransientReasons = new(StringComparer.Ordinal)
     {
         "backendError", "internalError", "jobBackendError", "jobInternalError", "rateLimitExceeded", "jobRateExceeded",
-        "quotaExceeded", "tableUnavailable", "timeout", "stopped",
+        "tableUnavailable",
     };
 
     private static readonly HashSet<string> PermanentReasons = new(StringComparer.Ordinal)
     {
         "invalidQuery", "invalid", "notFound", "accessDenied", "billingNotEnabled", "billingTierLimitExceeded", "blocked",
         "duplicate", "notImplemented", "resourcesExceeded", "responseTooLarge", "invalidUser", "resourceInUse",
+        "quotaExceeded", "timeout", "stopped",
     };
 
     /// <summary>Whether a reason (or, when the reason is unknown, the HTTP status) means that retrying may succeed.</summary>

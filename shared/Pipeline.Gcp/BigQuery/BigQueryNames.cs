@@ -26,10 +26,17 @@ public static partial class BigQueryNames
     [GeneratedRegex("^[A-Za-z0-9_-]{1,1024}$")]
     private static partial Regex JobId();
 
+    // Cloud Storage buckets: 3–63 lowercase letters, digits, dashes, underscores and dots (dotted names up to 222),
+    // starting and ending with a letter or digit. It goes into EXPORT DATA's uri literal, so nothing else may pass.
+    [GeneratedRegex("^[a-z0-9][a-z0-9_.-]{1,220}[a-z0-9]$")]
+    private static partial Regex BucketName();
+
     public static bool IsProjectId(string value) => ProjectId().IsMatch(value);
     public static bool IsDatasetId(string value) => DatasetId().IsMatch(value);
     public static bool IsTableId(string value) => TableId().IsMatch(value);
     public static bool IsJobId(string value) => JobId().IsMatch(value);
+    public static bool IsBucketName(string value) =>
+        BucketName().IsMatch(value) && !value.Contains("..", StringComparison.Ordinal) && value.Split('.').All(p => p.Length is > 0 and <= 63);
 
     /// <summary>A <c>project.dataset.table</c> path whose three parts each pass their rule.</summary>
     public static bool IsTablePath(string value)

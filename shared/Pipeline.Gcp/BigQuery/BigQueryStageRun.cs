@@ -3,9 +3,11 @@ using Pipeline.Core;
 namespace Pipeline.Gcp;
 
 /// <summary>
-/// One delivery's work on BigQuery for a stage: statements run as jobs within the stage's wait budget
-/// (<see cref="PipelineOptions.StageWaitSeconds"/>); a job still running when the budget is spent ends the delivery
-/// with <see cref="StageStillRunningException"/>, and the next delivery attaches to the same job.
+/// One delivery's work on BigQuery for a stage, within the stage's wait budget
+/// (<see cref="PipelineOptions.StageWaitSeconds"/>). The budget covers the whole delivery — starting and waiting for
+/// jobs, reading results, checking and tidying the exported files — not only the job waits: when it is spent, every
+/// request in flight is cancelled and the delivery ends with <see cref="StageStillRunningException"/> (503), and the
+/// next delivery attaches to the same jobs and carries on, before Pub/Sub's push deadline ends it from outside.
 /// </summary>
 internal sealed class BigQueryStageRun(IBigQueryClient client, string stage, DateTimeOffset deadline, TimeProvider clock)
 {
@@ -13,21 +15,21 @@ internal sealed class BigQueryStageRun(IBigQueryClient client, string stage, Dat
         new(client, stage, clock.GetUtcNow() + TimeSpan.FromSeconds(pipeline.StageWaitSeconds), clock);
 
     public Task<BigQueryJob> StartAsync(SqlStatement statement, CancellationToken cancellationToken) =>
-        client.StartAsync(statement, cancellationToken);
+        WithinBudgetAsync(statement.JobId(), ct => client.StartAsync(statement, ct), cancellationToken);
 
     /// <summary>Waits for a started job within what is left of the budget.</summary>
-    public async Task CompleteAsync(BigQueryJob job, CancellationToken cancellationToken)
-    {
-        var remaining = deadline - clock.GetUtcNow();
-        if (!await client.WaitAsync(job, remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero, cancellationToken))
-            throw new StageStillRunningException(stage, job.JobId);
-    }
+    public Task CompleteAsync(BigQueryJob job, CancellationToken cancellationToken) =>
+        WithinBudgetAsync(job.JobId, async ct =>
+        {
+            if (!await client.WaitAsync(job, Remaining(), ct)) throw new StageStillRunningException(stage, job.JobId);
+            return true;
+        }, cancellationToken);
 
     /// <summary>Starts every statement first (so they run side by side), then waits for each.</summary>
     public async Task<IReadOnlyList<BigQueryJob>> RunAllAsync(IEnumerable<SqlStatement> statements, CancellationToken cancellationToken)
     {
         var jobs = new List<BigQueryJob>();
-        foreach (var statement in statements) jobs.Add(await client.StartAsync(statement, cancellationToken));
+        foreach (var statement in statements) jobs.Add(await StartAsync(statement, cancellationToken));
         foreach (var job in jobs) await CompleteAsync(job, cancellationToken);
         return jobs;
     }
@@ -39,12 +41,50 @@ internal sealed class BigQueryStageRun(IBigQueryClient client, string stage, Dat
     public async Task<IReadOnlyList<BigQueryRow>> QueryAsync(SqlStatement statement, CancellationToken cancellationToken)
     {
         var job = await RunAsync(statement, cancellationToken);
-        var rows = new List<BigQueryRow>();
-        await foreach (var page in client.ReadAsync(job, cancellationToken)) rows.AddRange(page.Rows);
-        return rows;
+        return await WithinBudgetAsync(job.JobId, async ct =>
+        {
+            var rows = new List<BigQueryRow>();
+            await foreach (var page in client.ReadAsync(job, ct)) rows.AddRange(page.Rows);
+            return rows;
+        }, cancellationToken);
     }
 
-    /// <summary>Runs a query and hands back its result page by page, for results too large to hold.</summary>
-    public async Task<IAsyncEnumerable<BigQueryResultPage>> QueryPagesAsync(SqlStatement statement, CancellationToken cancellationToken) =>
-        client.ReadAsync(await RunAsync(statement, cancellationToken), cancellationToken);
+    /// <summary>
+    /// Runs an <c>EXPORT DATA</c> statement into the table's prefix in the bucket, then removes the parts an earlier
+    /// attempt left that this export did not overwrite; returns the rows exported. No row passes through here.
+    /// </summary>
+    public async Task<long> ExportAsync(SqlStatement export, IBucket bucket, string tablePrefix, CancellationToken cancellationToken)
+    {
+        var job = await RunAsync(export, cancellationToken);
+        return await WithinBudgetAsync(job.JobId, async ct =>
+        {
+            var written = await client.ExportStatisticsAsync(job, ct);
+            await ExportedParts.TidyAsync(bucket, tablePrefix, written.FileCount, ct);
+            return written.RowCount;
+        }, cancellationToken);
+    }
+
+    private TimeSpan Remaining()
+    {
+        var remaining = deadline - clock.GetUtcNow();
+        return remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero;
+    }
+
+    /// <summary>
+    /// Runs one step with a token that is cancelled when the budget is spent; that cancellation (not the caller's)
+    /// becomes <see cref="StageStillRunningException"/> naming the job the step was about.
+    /// </summary>
+    private async Task<T> WithinBudgetAsync<T>(string jobId, Func<CancellationToken, Task<T>> step, CancellationToken cancellationToken)
+    {
+        using var budget = new CancellationTokenSource(Remaining(), clock);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, budget.Token);
+        try
+        {
+            return await step(linked.Token);
+        }
+        catch (OperationCanceledException) when (budget.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            throw new StageStillRunningException(stage, jobId);
+        }
+    }
 }

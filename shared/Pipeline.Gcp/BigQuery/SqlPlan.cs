@@ -22,6 +22,7 @@ public sealed class SqlPlan
     private readonly GcpOptions _options;
     private readonly RunParameters _run;
     private readonly string _suffix;
+    private readonly string _bucket;
 
     public SqlPlan(GcpOptions options, RunParameters run)
     {
@@ -34,6 +35,9 @@ public sealed class SqlPlan
         SourceTable = BigQueryNames.Quote(options.SourceTable);
         UsersTable = string.IsNullOrEmpty(options.UsersTable) ? null : BigQueryNames.Quote(options.UsersTable);
         ProductsTable = string.IsNullOrEmpty(options.ProductsTable) ? null : BigQueryNames.Quote(options.ProductsTable);
+        _bucket = BigQueryNames.IsBucketName(options.Bucket)
+            ? options.Bucket
+            : throw new ArgumentException($"'{options.Bucket}' is not a valid Cloud Storage bucket name", nameof(options));
     }
 
     public string StatsTable { get; }
@@ -99,13 +103,30 @@ public sealed class SqlPlan
         FROM {StatsTable}
         """);
 
-    public SqlStatement StatsDownload() => Statement(Stages.BuildStats, "stats_download",
-        "the rows of customer_stats.parquet, read page by page",
-        $"""
-        SELECT user_id, days_since_last_order, count_orders, average_spend
-        FROM {StatsTable}
-        ORDER BY user_id
-        """);
+    /// <summary>
+    /// <c>customer_stats/part-*.parquet</c>, written by BigQuery straight into the bucket: no row passes through the
+    /// function. Each column is cast to the type <see cref="BucketTables.CustomerStats"/> fixes for both backends.
+    /// No ORDER BY: a sorted export is sorted on one slot, and readers do not rely on the order.
+    /// </summary>
+    public SqlStatement StatsExport() => Statement(Stages.BuildStats, "stats_export",
+        "customer_stats/part-*.parquet, exported by BigQuery into the bucket",
+        Export(BucketLayout.CustomerStats(_run.RunId),
+            $"SELECT\n{string.Join(",\n", BucketTables.CustomerStats.Select(c => $"  CAST({c.Name} AS {c.BigQueryType}) AS {c.Name}"))}\nFROM {StatsTable}"));
+
+    /// <summary>
+    /// <c>EXPORT DATA</c> of a query to a table's prefix. The URI is a literal (the statement's grammar takes no
+    /// parameter there) built from the validated bucket name and run id; <c>overwrite</c> lets a later attempt replace
+    /// what an earlier one wrote (<see cref="ExportedParts"/> removes the surplus).
+    /// </summary>
+    private string Export(string tablePrefix, string query) => $"""
+        EXPORT DATA OPTIONS (
+          uri = '{ExportedParts.Uri(_bucket, tablePrefix)}',
+          format = 'PARQUET',
+          compression = 'SNAPPY',
+          overwrite = TRUE)
+        AS
+        {query}
+        """;
 
     // ---- TrainModel -------------------------------------------------------------------------------------------
 
@@ -139,8 +160,8 @@ public sealed class SqlPlan
         QueryParameter.ForFloat64("test_fraction", _run.TestFraction));
 
     /// <summary>
-    /// The split's sizes, the training rows' means and sample standard deviations (BigQuery ML standardizes with
-    /// them), and every customer's feature quantiles (the population the centroids are scored against).
+    /// The split's sizes and every customer's feature quantiles (the population the centroids are scored against).
+    /// The standardization is not recomputed here: <see cref="FeatureInfo(int)"/> reads BigQuery ML's own.
     /// </summary>
     public SqlStatement TrainingSummary()
     {
@@ -148,12 +169,9 @@ public sealed class SqlPlan
         columns.Append("  COUNTIF(NOT held_out) AS training_customers,\n  COUNTIF(held_out) AS test_customers");
         foreach (var feature in Features.All)
             columns.Append(CultureInfo.InvariantCulture,
-                $",\n  AVG(IF(held_out, NULL, {feature})) AS mean_{feature},\n  STDDEV_SAMP(IF(held_out, NULL, {feature})) AS stddev_{feature}");
-        foreach (var feature in Features.All)
-            columns.Append(CultureInfo.InvariantCulture,
                 $",\n  APPROX_QUANTILES(CAST({feature} AS FLOAT64), {PopulationQuantiles}) AS quantiles_{feature}");
         return Statement(Stages.TrainModel, "training_summary",
-            "split sizes, training means and standard deviations, population quantiles",
+            "split sizes and population quantiles",
             $"SELECT\n{columns}\nFROM {SplitTable}");
     }
 
@@ -214,6 +232,20 @@ public sealed class SqlPlan
             FROM ML.TRAINING_INFO(MODEL {Model(k)})
             """)) + "\nORDER BY k");
 
+    /// <summary>
+    /// The mean and standard deviation BigQuery ML standardized each feature with (<c>ML.FEATURE_INFO</c>), so that
+    /// model.json un-standardizes and predicts with exactly the model's numbers.
+    /// </summary>
+    public SqlStatement FeatureInfo(int k) => FeatureInfo(Model(k));
+
+    /// <summary>The same statement for the plan, where with <c>k: auto</c> the model is known only after training.</summary>
+    public SqlStatement PlannedFeatureInfo() =>
+        FeatureInfo(_run.K is { } k ? Model(k) : $"`{_options.ProjectId}.{_options.Dataset}.model_{_suffix}_k{{k}}`");
+
+    private SqlStatement FeatureInfo(string model) => Statement(Stages.TrainModel, "feature_info",
+        "the mean and standard deviation BigQuery ML standardized each feature with",
+        $"SELECT input, mean, stddev\nFROM ML.FEATURE_INFO(MODEL {model})");
+
     // ---- Predict ----------------------------------------------------------------------------------------------
 
     /// <summary>
@@ -270,13 +302,14 @@ public sealed class SqlPlan
         ORDER BY centroid_id
         """);
 
-    public SqlStatement PredictionsDownload() => Statement(Stages.Predict, "predictions_download",
-        "the rows of predictions.parquet, read page by page",
-        $"""
-        SELECT user_id, centroid_id, distance, segment, days_since_last_order, count_orders, average_spend
-        FROM {PredictionsTable}
-        ORDER BY user_id
-        """);
+    /// <summary>
+    /// <c>predictions/part-*.parquet</c>, written by BigQuery into the bucket: every column of the predictions table,
+    /// those <see cref="BucketTables.Predictions"/> lists cast to the types both backends share. No ORDER BY.
+    /// </summary>
+    public SqlStatement PredictionsExport() => Statement(Stages.Predict, "predictions_export",
+        "predictions/part-*.parquet, exported by BigQuery into the bucket",
+        Export(BucketLayout.Predictions(_run.RunId),
+            $"SELECT * REPLACE (\n{string.Join(",\n", BucketTables.Predictions.Select(c => $"  CAST({c.Name} AS {c.BigQueryType}) AS {c.Name}"))})\nFROM {PredictionsTable}"));
 
     /// <summary>The segments' profiles (<see cref="ProfileSql"/>): the same queries as the embedded backend's, in GoogleSQL.</summary>
     private ProfileSql Profile => new(ProfileSqlDialect.BigQuery,
@@ -335,11 +368,11 @@ public sealed class SqlPlan
     /// <summary>Every statement of the run, in the order the stages send them.</summary>
     public IReadOnlyList<SqlStatement> All(int chartPoints) =>
     [
-        Stats(), StatsSummary(), StatsDownload(),
+        Stats(), StatsSummary(), StatsExport(),
         Split(), TrainingSummary(),
         .. Candidates.Select(TrainModel), .. Candidates.Select(ExpireModel),
-        Evaluate(), Centroids(), TrainingInfo(),
-        PlannedPredictions(), SegmentSizes(), PredictionsDownload(),
+        Evaluate(), Centroids(), TrainingInfo(), PlannedFeatureInfo(),
+        PlannedPredictions(), SegmentSizes(), PredictionsExport(),
         ProfileSegments(), ProfileQuartiles(), .. new[] { ProfilePeople(), ProfileCatalogue() }.OfType<SqlStatement>(),
         ChartSample(chartPoints),
     ];

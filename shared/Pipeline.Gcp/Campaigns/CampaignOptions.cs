@@ -41,8 +41,11 @@ public sealed class CampaignOptions
     /// <summary>How long one answer may take before it counts as failed (and is retried once).</summary>
     public int TimeoutSeconds { get; set; } = 90;
 
-    /// <summary>The sampling temperature; the lab used 0.4.</summary>
-    public float Temperature { get; set; } = 0.4f;
+    /// <summary>
+    /// The sampling temperature; unset, the model family decides (<see cref="GenerationSettings"/>: the model's own
+    /// default for Gemini 3, the lab's 0.4 otherwise).
+    /// </summary>
+    public float? Temperature { get; set; }
 }
 
 /// <summary>Checks <see cref="CampaignOptions"/> at start-up, naming what is missing for the chosen writer.</summary>

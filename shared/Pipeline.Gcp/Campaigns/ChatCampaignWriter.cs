@@ -9,8 +9,9 @@ public sealed class CampaignAnswerException(string message, Exception? inner = n
 
 /// <summary>
 /// Writes the campaign with an LLM through <see cref="IChatClient"/> (the lab's text-bison step): the lab's prompt
-/// with the centroid table, temperature 0.4, and a JSON response schema (per segment: centroid_id, title, persona,
-/// next_marketing_step). It reads the answer; <see cref="ValidatingCampaignWriter"/> judges it.
+/// with the centroid table, the model family's generation settings (<see cref="GenerationSettings"/>), and a JSON
+/// response schema (per segment: centroid_id, title, persona, next_marketing_step). It reads the answer;
+/// <see cref="ValidatingCampaignWriter"/> judges it.
 /// </summary>
 public sealed class ChatCampaignWriter(IChatClient chat, string writer, string model, CampaignOptions options) : ICampaignWriter
 {
@@ -52,13 +53,16 @@ public sealed class ChatCampaignWriter(IChatClient chat, string writer, string m
 
     public async Task<CampaignDraft> WriteAsync(CampaignRequest request, CancellationToken cancellationToken)
     {
+        var settings = GenerationSettings.For(writer, model, options.Temperature);
         var chatOptions = new ChatOptions
         {
             ModelId = model,
-            Temperature = options.Temperature,
+            Temperature = settings.Temperature,
             MaxOutputTokens = 8192,
             ResponseFormat = ChatResponseFormat.ForJsonSchema(Schema, "campaign", "Per segment: a title, a persona and the next marketing step"),
         };
+        if (settings.ThinkingLevel is { } level)
+            chatOptions.AdditionalProperties = new AdditionalPropertiesDictionary { [GenerationSettings.ThinkingLevelKey] = level };
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(TimeSpan.FromSeconds(options.TimeoutSeconds));
 

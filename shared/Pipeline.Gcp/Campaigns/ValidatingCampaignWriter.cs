@@ -41,6 +41,9 @@ public sealed class ValidatingCampaignWriter(ChatCampaignWriter llm, ICampaignWr
 
         var offline = await fallback.WriteAsync(request, cancellationToken);
         var note = $"The {Describe()} campaign answer was rejected twice ({string.Join(" | ", rejections)}); the offline writer's text is used.";
+        // Never silent: the manifest and campaign.json carry the note, and the log says it at warning level.
+        logger.LogWarning("Campaign of run {RunId} falls back to the offline writer: {Writer} was rejected twice ({Reasons})",
+            request.RunId, Describe(), string.Join(" | ", rejections));
         return offline with { Notes = [.. offline.Notes, note] };
     }
 

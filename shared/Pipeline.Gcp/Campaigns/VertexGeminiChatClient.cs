@@ -34,7 +34,7 @@ public sealed class VertexGeminiChatClient(HttpClient http, IAccessTokenSource t
 
         using var response = await http.SendAsync(request, cancellationToken);
         var text = await response.Content.ReadAsStringAsync(cancellationToken);
-        if (!response.IsSuccessStatusCode) throw Failure(response.StatusCode, text);
+        if (!response.IsSuccessStatusCode) throw Failure(response.StatusCode, text, location, options?.ModelId ?? model);
         JsonNode body;
         try
         {
@@ -88,6 +88,8 @@ public sealed class VertexGeminiChatClient(HttpClient http, IAccessTokenSource t
         if (options?.MaxOutputTokens is { } maxTokens) generation["maxOutputTokens"] = maxTokens;
         if (options?.TopP is { } topP) generation["topP"] = topP;
         if (options?.Seed is { } seed) generation["seed"] = seed;
+        if (options?.AdditionalProperties?.GetValueOrDefault(GenerationSettings.ThinkingLevelKey) is string thinkingLevel)
+            generation["thinkingConfig"] = new JsonObject { ["thinkingLevel"] = thinkingLevel };
         if (options?.ResponseFormat is ChatResponseFormatJson json)
         {
             generation["responseMimeType"] = "application/json";
@@ -177,7 +179,7 @@ public sealed class VertexGeminiChatClient(HttpClient http, IAccessTokenSource t
         return response;
     }
 
-    private static HttpRequestException Failure(HttpStatusCode status, string text)
+    private static HttpRequestException Failure(HttpStatusCode status, string text, string location, string modelId)
     {
         string? message = null;
         try
@@ -189,6 +191,10 @@ public sealed class VertexGeminiChatClient(HttpClient http, IAccessTokenSource t
         {
             // not JSON: report the status alone
         }
-        return new HttpRequestException($"Vertex AI answered {(int)status} {message ?? status.ToString()}", null, status);
+        // A 404 is nearly always a model not offered at this location: say what to change.
+        var hint = status == HttpStatusCode.NotFound
+            ? $" (is {modelId} offered at location '{location}'? Gcp__VertexLocation=global serves current Gemini models)"
+            : "";
+        return new HttpRequestException($"Vertex AI answered {(int)status} {message ?? status.ToString()}{hint}", null, status);
     }
 }

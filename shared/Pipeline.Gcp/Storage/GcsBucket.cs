@@ -95,6 +95,18 @@ public sealed class GcsBucket(StorageClient storage, string bucketName) : IBucke
         return names;
     }
 
+    public async Task DeleteAsync(string objectName, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await storage.DeleteObjectAsync(BucketName, objectName, cancellationToken: cancellationToken);
+        }
+        catch (GoogleApiException e) when (e.HttpStatusCode == HttpStatusCode.NotFound)
+        {
+            // Already gone: a redelivery repeating the clean-up, or another instance doing it at the same time.
+        }
+    }
+
     private async Task<string> UploadAsync(string objectName, Stream content, string contentType, string? ifGenerationMatch,
         CancellationToken cancellationToken)
     {

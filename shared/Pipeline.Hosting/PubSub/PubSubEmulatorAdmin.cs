@@ -36,9 +36,16 @@ public sealed class PubSubEmulatorAdmin : IDisposable
 
     public string ProjectId => projectId;
 
+    /// <summary>The topic's resource name, as it goes into a request body (<c>projects/p/topics/t</c>).</summary>
     public string TopicPath(string topic) => $"projects/{projectId}/topics/{topic}";
 
+    /// <summary>The subscription's resource name, as it goes into a request body.</summary>
     public string SubscriptionPath(string subscription) => $"projects/{projectId}/subscriptions/{subscription}";
+
+    // The same names as REST paths: each segment URL-escaped (PubSubHttp.ResourcePath).
+    private string TopicUrl(string topic) => PubSubHttp.ResourcePath("projects", projectId, "topics", topic);
+
+    private string SubscriptionUrl(string subscription) => PubSubHttp.ResourcePath("projects", projectId, "subscriptions", subscription);
 
     /// <summary>Waits until the emulator answers its root URL ("Ok"), or throws after <paramref name="timeout"/>.</summary>
     public async Task WaitUntilReadyAsync(TimeSpan timeout, CancellationToken cancellationToken)
@@ -64,7 +71,7 @@ public sealed class PubSubEmulatorAdmin : IDisposable
 
     public async Task CreateTopicAsync(string topic, CancellationToken cancellationToken)
     {
-        using var response = await http.PutAsync(TopicPath(topic), PubSubHttp.Json(new TopicResource()), cancellationToken);
+        using var response = await http.PutAsync(TopicUrl(topic), PubSubHttp.Json(new TopicResource()), cancellationToken);
         if (response.StatusCode != HttpStatusCode.Conflict)
             await PubSubHttp.EnsureSuccessAsync(response, $"creating topic {topic}", cancellationToken);
     }
@@ -77,11 +84,11 @@ public sealed class PubSubEmulatorAdmin : IDisposable
         var resource = new SubscriptionResource(TopicPath(topic), new PushConfig(pushEndpoint.ToString()), delivery.AckDeadlineSeconds,
             new RetryPolicy(Duration(delivery.MinimumBackoff), Duration(delivery.MaximumBackoff)),
             deadLetterTopic is null ? null : new DeadLetterPolicy(TopicPath(deadLetterTopic), delivery.MaxDeliveryAttempts));
-        using var response = await http.PutAsync(SubscriptionPath(subscription), PubSubHttp.Json(resource), cancellationToken);
+        using var response = await http.PutAsync(SubscriptionUrl(subscription), PubSubHttp.Json(resource), cancellationToken);
         if (response.StatusCode == HttpStatusCode.Conflict)
         {
             // Left from an earlier `serve` against the same emulator: the function's port may have changed.
-            using var modified = await http.PostAsync($"{SubscriptionPath(subscription)}:modifyPushConfig",
+            using var modified = await http.PostAsync($"{SubscriptionUrl(subscription)}:modifyPushConfig",
                 PubSubHttp.Json(new ModifyPushConfigRequest(new PushConfig(pushEndpoint.ToString()))), cancellationToken);
             await PubSubHttp.EnsureSuccessAsync(modified, $"updating subscription {subscription}", cancellationToken);
             return;
@@ -92,14 +99,14 @@ public sealed class PubSubEmulatorAdmin : IDisposable
     public async Task CreatePullSubscriptionAsync(string subscription, string topic, CancellationToken cancellationToken)
     {
         var resource = new SubscriptionResource(TopicPath(topic), PushConfig: null, AckDeadlineSeconds: 60, RetryPolicy: null);
-        using var response = await http.PutAsync(SubscriptionPath(subscription), PubSubHttp.Json(resource), cancellationToken);
+        using var response = await http.PutAsync(SubscriptionUrl(subscription), PubSubHttp.Json(resource), cancellationToken);
         if (response.StatusCode != HttpStatusCode.Conflict)
             await PubSubHttp.EnsureSuccessAsync(response, $"creating subscription {subscription}", cancellationToken);
     }
 
     public async Task DeleteSubscriptionAsync(string subscription, CancellationToken cancellationToken)
     {
-        using var response = await http.DeleteAsync(SubscriptionPath(subscription), cancellationToken);
+        using var response = await http.DeleteAsync(SubscriptionUrl(subscription), cancellationToken);
         if (response.StatusCode != HttpStatusCode.NotFound)
             await PubSubHttp.EnsureSuccessAsync(response, $"deleting subscription {subscription}", cancellationToken);
     }
@@ -107,7 +114,7 @@ public sealed class PubSubEmulatorAdmin : IDisposable
     /// <summary>Pulls what is waiting (at most <paramref name="maxMessages"/>) without waiting for more.</summary>
     public async Task<IReadOnlyList<ReceivedMessage>> PullAsync(string subscription, int maxMessages, CancellationToken cancellationToken)
     {
-        using var response = await http.PostAsync($"{SubscriptionPath(subscription)}:pull",
+        using var response = await http.PostAsync($"{SubscriptionUrl(subscription)}:pull",
             PubSubHttp.Json(new PullRequest(maxMessages, ReturnImmediately: true)), cancellationToken);
         await PubSubHttp.EnsureSuccessAsync(response, $"pulling from {subscription}", cancellationToken);
         var pulled = await response.Content.ReadFromJsonAsync<PullResponse>(cancellationToken);
@@ -121,7 +128,7 @@ public sealed class PubSubEmulatorAdmin : IDisposable
     public async Task AcknowledgeAsync(string subscription, IReadOnlyList<string> ackIds, CancellationToken cancellationToken)
     {
         if (ackIds.Count == 0) return;
-        using var response = await http.PostAsync($"{SubscriptionPath(subscription)}:acknowledge",
+        using var response = await http.PostAsync($"{SubscriptionUrl(subscription)}:acknowledge",
             PubSubHttp.Json(new AcknowledgeRequest(ackIds)), cancellationToken);
         await PubSubHttp.EnsureSuccessAsync(response, $"acknowledging on {subscription}", cancellationToken);
     }

@@ -42,6 +42,12 @@ internal static class PubSubHttp
 
     public static JsonContent Json<T>(T body) => JsonContent.Create(body);
 
+    /// <summary>
+    /// A REST path from resource-name segments, each URL-escaped: a topic or subscription name may hold characters
+    /// (<c>%</c>, <c>+</c>, <c>~</c>, …) that a path must not carry raw.
+    /// </summary>
+    public static string ResourcePath(params string[] segments) => string.Join('/', segments.Select(Uri.EscapeDataString));
+
     /// <summary>Throws <see cref="PubSubException"/> with the API's own error message for a non-2xx answer.</summary>
     public static async Task EnsureSuccessAsync(HttpResponseMessage response, string what, CancellationToken cancellationToken)
     {

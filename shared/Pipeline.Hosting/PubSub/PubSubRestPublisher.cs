@@ -31,7 +31,7 @@ public sealed class PubSubRestPublisher : IMessagePublisher, IDisposable
     {
         var projectId = await project.GetIdAsync(cancellationToken);
         var request = new PublishRequest([new OutgoingMessage(Convert.ToBase64String(data.Span), attributes)]);
-        using var response = await http.PostAsync($"projects/{projectId}/topics/{TopicName(topic)}:publish",
+        using var response = await http.PostAsync($"{PubSubHttp.ResourcePath("projects", projectId, "topics", TopicName(topic))}:publish",
             PubSubHttp.Json(request), cancellationToken);
         await PubSubHttp.EnsureSuccessAsync(response, $"publishing to {TopicName(topic)}", cancellationToken);
         var published = await response.Content.ReadFromJsonAsync<PublishResponse>(cancellationToken);

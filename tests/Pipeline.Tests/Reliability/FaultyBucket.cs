@@ -34,6 +34,8 @@ public sealed class FaultyBucket(string root, Func<string, bool> full) : IBucket
 
     public Task<IReadOnlyList<string>> ListAsync(string prefix, CancellationToken cancellationToken) => _inner.ListAsync(prefix, cancellationToken);
 
+    public Task DeleteAsync(string objectName, CancellationToken cancellationToken) => _inner.DeleteAsync(objectName, cancellationToken);
+
     private void Refuse(string objectName)
     {
         if (!full(objectName)) return;

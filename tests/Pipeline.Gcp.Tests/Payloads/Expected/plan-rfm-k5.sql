@@ -31,11 +31,20 @@ GROUP BY user_id;
 SELECT COUNT(*) AS customers, IFNULL(SUM(items_counted), 0) AS items_counted
 FROM `my-project.segmentation.stats_2023_01_01_nightly`;
 
--- [3] stats_download: the rows of customer_stats.parquet, read page by page
--- job id: segmentation_2023_01_01_nightly_buildstats_stats_download_b2ab5abcafa6_0
-SELECT user_id, days_since_last_order, count_orders, average_spend
-FROM `my-project.segmentation.stats_2023_01_01_nightly`
-ORDER BY user_id;
+-- [3] stats_export: customer_stats/part-*.parquet, exported by BigQuery into the bucket
+-- job id: segmentation_2023_01_01_nightly_buildstats_stats_export_54dc2eb1d49f_0
+EXPORT DATA OPTIONS (
+  uri = 'gs://my-bucket/runs/2023-01-01-nightly/customer_stats/part-*.parquet',
+  format = 'PARQUET',
+  compression = 'SNAPPY',
+  overwrite = TRUE)
+AS
+SELECT
+  CAST(user_id AS INT64) AS user_id,
+  CAST(days_since_last_order AS INT64) AS days_since_last_order,
+  CAST(count_orders AS INT64) AS count_orders,
+  CAST(average_spend AS FLOAT64) AS average_spend
+FROM `my-project.segmentation.stats_2023_01_01_nightly`;
 
 -- ==== TrainModel ====
 
@@ -61,17 +70,11 @@ SELECT
   MOD(h, 10000) < CAST(ROUND(@test_fraction * 10000) AS INT64) AS held_out
 FROM h5;
 
--- [5] training_summary: split sizes, training means and standard deviations, population quantiles
--- job id: segmentation_2023_01_01_nightly_trainmodel_training_summary_e39315be6fc6_0
+-- [5] training_summary: split sizes and population quantiles
+-- job id: segmentation_2023_01_01_nightly_trainmodel_training_summary_c609193164c8_0
 SELECT
   COUNTIF(NOT held_out) AS training_customers,
   COUNTIF(held_out) AS test_customers,
-  AVG(IF(held_out, NULL, days_since_last_order)) AS mean_days_since_last_order,
-  STDDEV_SAMP(IF(held_out, NULL, days_since_last_order)) AS stddev_days_since_last_order,
-  AVG(IF(held_out, NULL, count_orders)) AS mean_count_orders,
-  STDDEV_SAMP(IF(held_out, NULL, count_orders)) AS stddev_count_orders,
-  AVG(IF(held_out, NULL, average_spend)) AS mean_average_spend,
-  STDDEV_SAMP(IF(held_out, NULL, average_spend)) AS stddev_average_spend,
   APPROX_QUANTILES(CAST(days_since_last_order AS FLOAT64), 1000) AS quantiles_days_since_last_order,
   APPROX_QUANTILES(CAST(count_orders AS FLOAT64), 1000) AS quantiles_count_orders,
   APPROX_QUANTILES(CAST(average_spend AS FLOAT64), 1000) AS quantiles_average_spend
@@ -128,9 +131,14 @@ SELECT 5 AS k, COUNT(*) AS iterations, ARRAY_AGG(loss ORDER BY iteration DESC LI
 FROM ML.TRAINING_INFO(MODEL `my-project.segmentation.model_2023_01_01_nightly_k5`)
 ORDER BY k;
 
+-- [11] feature_info: the mean and standard deviation BigQuery ML standardized each feature with
+-- job id: segmentation_2023_01_01_nightly_trainmodel_feature_info_290b9e7da0ef_0
+SELECT input, mean, stddev
+FROM ML.FEATURE_INFO(MODEL `my-project.segmentation.model_2023_01_01_nightly_k5`);
+
 -- ==== Predict ====
 
--- [11] predictions: a segment for every customer, with the stable centroid ids
+-- [12] predictions: a segment for every customer, with the stable centroid ids
 -- @centroid_ids ARRAY<INT64> = (known after TrainModel, from model.json)
 -- @segments ARRAY<STRING> = (known after TrainModel, from model.json)
 CREATE OR REPLACE TABLE `my-project.segmentation.predictions_2023_01_01_nightly`
@@ -148,22 +156,34 @@ FROM ML.PREDICT(MODEL `my-project.segmentation.model_2023_01_01_nightly_k5`, (
   SELECT user_id, days_since_last_order, count_orders, average_spend
   FROM `my-project.segmentation.stats_2023_01_01_nightly`)) AS p;
 
--- [12] segment_sizes: customers per segment
+-- [13] segment_sizes: customers per segment
 -- job id: segmentation_2023_01_01_nightly_predict_segment_sizes_64db94c2e3b5_0
 SELECT centroid_id, segment, COUNT(*) AS customers
 FROM `my-project.segmentation.predictions_2023_01_01_nightly`
 GROUP BY centroid_id, segment
 ORDER BY centroid_id;
 
--- [13] predictions_download: the rows of predictions.parquet, read page by page
--- job id: segmentation_2023_01_01_nightly_predict_predictions_download_e5c641e44702_0
-SELECT user_id, centroid_id, distance, segment, days_since_last_order, count_orders, average_spend
-FROM `my-project.segmentation.predictions_2023_01_01_nightly`
-ORDER BY user_id;
+-- [14] predictions_export: predictions/part-*.parquet, exported by BigQuery into the bucket
+-- job id: segmentation_2023_01_01_nightly_predict_predictions_export_9697a5d3ede1_0
+EXPORT DATA OPTIONS (
+  uri = 'gs://my-bucket/runs/2023-01-01-nightly/predictions/part-*.parquet',
+  format = 'PARQUET',
+  compression = 'SNAPPY',
+  overwrite = TRUE)
+AS
+SELECT * REPLACE (
+  CAST(user_id AS INT64) AS user_id,
+  CAST(centroid_id AS INT64) AS centroid_id,
+  CAST(distance AS FLOAT64) AS distance,
+  CAST(segment AS STRING) AS segment,
+  CAST(days_since_last_order AS INT64) AS days_since_last_order,
+  CAST(count_orders AS INT64) AS count_orders,
+  CAST(average_spend AS FLOAT64) AS average_spend)
+FROM `my-project.segmentation.predictions_2023_01_01_nightly`;
 
 -- ==== RenderChart ====
 
--- [14] chart_sample: a stratified sample of the predictions for the chart
+-- [15] chart_sample: a stratified sample of the predictions for the chart
 -- job id: segmentation_2023_01_01_nightly_renderchart_chart_sample_634d1204b6a6_0
 -- @seed INT64 = 42
 -- @max_points INT64 = 30000

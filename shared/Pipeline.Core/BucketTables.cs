@@ -1,0 +1,61 @@
+namespace Pipeline.Core;
+
+/// <summary>
+/// A column type of the bucket's Parquet tables, chosen once for both backends. BigQuery has no 32-bit integer, so
+/// ids and counts are 64-bit everywhere: BigQuery's <c>EXPORT DATA</c> writes INT64 as Parquet INT64, FLOAT64 as
+/// DOUBLE and STRING as a UTF-8 BYTE_ARRAY, and the embedded backend (DuckDB) writes BIGINT, DOUBLE and VARCHAR as the same.
+/// </summary>
+public enum ColumnType
+{
+    /// <summary>A 64-bit integer: BigQuery INT64, DuckDB BIGINT.</summary>
+    WholeNumber,
+    /// <summary>A double: BigQuery FLOAT64, DuckDB DOUBLE.</summary>
+    Real,
+    /// <summary>UTF-8 text: BigQuery STRING, DuckDB VARCHAR.</summary>
+    Text,
+}
+
+/// <summary>A column of a bucket table.</summary>
+public sealed record TableColumn(string Name, ColumnType Type)
+{
+    /// <summary>The column's type in BigQuery's GoogleSQL.</summary>
+    public string BigQueryType => Type switch
+    {
+        ColumnType.WholeNumber => "INT64",
+        ColumnType.Real => "FLOAT64",
+        _ => "STRING",
+    };
+
+    /// <summary>The Parquet physical type both backends write for it.</summary>
+    public string ParquetType => Type switch
+    {
+        ColumnType.WholeNumber => "INT64",
+        ColumnType.Real => "DOUBLE",
+        _ => "BYTE_ARRAY",
+    };
+}
+
+/// <summary>The columns both backends write to the bucket's tables, in order (CONTRACT.md, "The bucket").</summary>
+public static class BucketTables
+{
+    /// <summary><c>customer_stats/part-*.parquet</c>.</summary>
+    public static IReadOnlyList<TableColumn> CustomerStats { get; } =
+    [
+        new("user_id", ColumnType.WholeNumber),
+        new(Features.DaysSinceLastOrder, ColumnType.WholeNumber),
+        new(Features.CountOrders, ColumnType.WholeNumber),
+        new(Features.AverageSpend, ColumnType.Real),
+    ];
+
+    /// <summary>The columns of <c>predictions/part-*.parquet</c> this list fixes the types of (a table may carry more).</summary>
+    public static IReadOnlyList<TableColumn> Predictions { get; } =
+    [
+        new("user_id", ColumnType.WholeNumber),
+        new("centroid_id", ColumnType.WholeNumber),
+        new("distance", ColumnType.Real),
+        new("segment", ColumnType.Text),
+        new(Features.DaysSinceLastOrder, ColumnType.WholeNumber),
+        new(Features.CountOrders, ColumnType.WholeNumber),
+        new(Features.AverageSpend, ColumnType.Real),
+    ];
+}
