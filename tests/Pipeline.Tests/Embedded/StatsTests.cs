@@ -68,7 +68,7 @@ public sealed class StatsTests : IDisposable
         var database = _bucketDirectory.File("items.duckdb");
         using (var connection = DuckDb.Open(new EmbeddedOptions()))
         {
-            OrderItemsSource.Attach(connection, csv);
+            OrderItemsSource.AttachChecked(connection, csv);
             DuckDb.Execute(connection, $"COPY (SELECT order_id, user_id, status, created_at, sale_price FROM order_items) TO {DuckDb.Literal(parquet)} (FORMAT parquet)");
             DuckDb.Execute(connection, $"ATTACH {DuckDb.Literal(database)} AS target");
             DuckDb.Execute(connection, "CREATE TABLE target.order_items AS SELECT order_id, user_id, status, created_at, sale_price FROM order_items");
