@@ -30,6 +30,43 @@ public interface IBucket
     /// local bucket, a temporary download otherwise. Dispose it when done.
     /// </summary>
     Task<LocalObject> OpenLocalAsync(string objectName, CancellationToken cancellationToken);
+
+    /// <summary>The names of the objects whose names start with <paramref name="prefix"/>, in name order.</summary>
+    Task<IReadOnlyList<string>> ListAsync(string prefix, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Local files with every Parquet part of the table under <paramref name="tablePrefix"/>
+    /// (<see cref="BucketLayout.Part"/>), in name order; a table without parts is a permanent error.
+    /// Dispose it when done.
+    /// </summary>
+    async Task<LocalParts> OpenLocalPartsAsync(string tablePrefix, CancellationToken cancellationToken)
+    {
+        var names = (await ListAsync(tablePrefix, cancellationToken)).Where(n => BucketLayout.IsPart(tablePrefix, n)).ToList();
+        if (names.Count == 0) throw new PermanentPipelineException($"{Describe(tablePrefix)} holds no Parquet part (part-*.parquet)");
+        var parts = new List<LocalObject>(names.Count);
+        try
+        {
+            foreach (var name in names) parts.Add(await OpenLocalAsync(name, cancellationToken));
+            return new LocalParts(parts);
+        }
+        catch
+        {
+            foreach (var part in parts) part.Dispose();
+            throw;
+        }
+    }
+}
+
+/// <summary>Local copies of a table's Parquet parts; disposing them removes temporary copies.</summary>
+public sealed class LocalParts(IReadOnlyList<LocalObject> parts) : IDisposable
+{
+    /// <summary>The parts' local paths, in name order (never empty).</summary>
+    public IReadOnlyList<string> Paths { get; } = parts.Select(p => p.Path).ToList();
+
+    public void Dispose()
+    {
+        foreach (var part in parts) part.Dispose();
+    }
 }
 
 /// <summary>A local copy of a bucket object; disposing it removes a temporary copy.</summary>

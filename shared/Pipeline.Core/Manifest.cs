@@ -46,15 +46,31 @@ public static class BucketLayout
     public const string Latest = "latest.json";
     public static string RunPrefix(string runId) => $"runs/{runId}/";
     public static string Manifest(string runId) => $"runs/{runId}/manifest.json";
-    public static string CustomerStats(string runId) => $"runs/{runId}/customer_stats.parquet";
+    /// <summary>The prefix of the customer statistics' Parquet parts (<c>part-*.parquet</c>).</summary>
+    public static string CustomerStats(string runId) => $"runs/{runId}/customer_stats/";
     public static string Model(string runId) => $"runs/{runId}/model.json";
-    public static string Predictions(string runId) => $"runs/{runId}/predictions.parquet";
+    /// <summary>The prefix of the predictions' Parquet parts (<c>part-*.parquet</c>).</summary>
+    public static string Predictions(string runId) => $"runs/{runId}/predictions/";
     public static string Centroids(string runId) => $"runs/{runId}/centroids.csv";
     public static string Chart(string runId) => $"runs/{runId}/chart.png";
     public static string CampaignJson(string runId) => $"runs/{runId}/campaign.json";
     public static string CampaignMarkdown(string runId) => $"runs/{runId}/campaign.md";
 
-    /// <summary>Every output of a completed run, by a short name.</summary>
+    /// <summary>
+    /// The name of one Parquet part under a table's prefix: <c>part-00000.parquet</c>, … The embedded backend writes one
+    /// part; BigQuery's <c>EXPORT DATA</c> writes as many as it likes, with names of its own under the same prefix.
+    /// </summary>
+    public static string Part(string tablePrefix, int index) =>
+        $"{tablePrefix}part-{index.ToString("D5", System.Globalization.CultureInfo.InvariantCulture)}.parquet";
+
+    /// <summary>Whether an object under a table's prefix is one of its Parquet parts (not a temporary or marker object).</summary>
+    public static bool IsPart(string tablePrefix, string objectName) =>
+        objectName.StartsWith(tablePrefix, StringComparison.Ordinal)
+        && objectName.EndsWith(".parquet", StringComparison.Ordinal)
+        && objectName.IndexOf('/', tablePrefix.Length) < 0
+        && !objectName.AsSpan(tablePrefix.Length).StartsWith(".");
+
+    /// <summary>Every output of a completed run, by a short name (a table by its prefix).</summary>
     public static IReadOnlyDictionary<string, string> Files(string runId) => new Dictionary<string, string>
     {
         ["manifest"] = Manifest(runId),

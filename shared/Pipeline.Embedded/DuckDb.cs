@@ -1,3 +1,4 @@
+using Pipeline.Core;
 using System.Globalization;
 using DuckDB.NET.Data;
 
@@ -40,6 +41,10 @@ public static class DuckDb
 
     /// <summary>A SQL string literal, for the few places DuckDB takes no parameter (file paths in COPY, SET).</summary>
     public static string Literal(string value) => $"'{value.Replace("'", "''", StringComparison.Ordinal)}'";
+
+    /// <summary><c>read_parquet([...])</c> over a table's local parts: the one way DuckDB reads a bucket table.</summary>
+    public static string ReadParquet(LocalParts parts) =>
+        $"read_parquet([{string.Join(", ", parts.Paths.Select(Literal))}])";
 
     /// <summary>A double as a SQL literal that round-trips exactly.</summary>
     public static string Number(double value) =>

@@ -7,7 +7,7 @@ namespace Pipeline.Embedded;
 
 /// <summary>
 /// BuildStats on DuckDB: the contract's statistics (both presets) in SQL over the input order items, written as
-/// <c>customer_stats.parquet</c> (user_id, days_since_last_order, count_orders, average_spend; ordered by user_id).
+/// <c>customer_stats/part-00000.parquet</c> (user_id, days_since_last_order, count_orders, average_spend; ordered by user_id).
 /// </summary>
 /// <remarks>
 /// The input is read once: the statistics query also counts rows with a missing or unreadable value, and only
@@ -112,12 +112,13 @@ public sealed class DuckDbStatsBuilder(IOptions<EmbeddedOptions> options, IBucke
     };
 }
 
-/// <summary>Writes a DuckDB query's result as a Parquet object in the bucket, whole.</summary>
+/// <summary>Writes a DuckDB query's result as a bucket table: one Parquet part under the table's prefix, written whole.</summary>
 public static class ParquetExport
 {
-    public static async Task WriteAsync(DuckDBConnection connection, string query, IBucket bucket, string objectName,
+    public static async Task WriteAsync(DuckDBConnection connection, string query, IBucket bucket, string tablePrefix,
         CancellationToken cancellationToken)
     {
+        var objectName = BucketLayout.Part(tablePrefix, 0);
         var temporary = Path.Combine(Path.GetTempPath(), $"pipeline-{Guid.NewGuid():N}.parquet");
         try
         {

@@ -9,7 +9,7 @@ namespace Pipeline.Embedded;
 
 /// <summary>
 /// The model side on one machine: K-means in process (<see cref="SegmentationTrainer"/>) on the statistics read
-/// with DuckDB, and prediction as one DuckDB query over <c>customer_stats.parquet</c> — the nearest centroid in
+/// with DuckDB, and prediction as one DuckDB query over the <c>customer_stats</c> parts — the nearest centroid in
 /// standardized space, as ML.PREDICT computes it.
 /// </summary>
 public sealed class EmbeddedSegmentationEngine(IOptions<EmbeddedOptions> options, IBucket bucket, ILogger<EmbeddedSegmentationEngine> logger)
@@ -30,9 +30,9 @@ public sealed class EmbeddedSegmentationEngine(IOptions<EmbeddedOptions> options
     public Task<IReadOnlyList<SegmentSize>> PredictAsync(RunParameters parameters, SegmentModel model, CancellationToken cancellationToken) =>
         Task.Run<IReadOnlyList<SegmentSize>>(async () =>
         {
-            using var stats = await bucket.OpenLocalAsync(BucketLayout.CustomerStats(parameters.RunId), cancellationToken);
+            using var stats = await bucket.OpenLocalPartsAsync(BucketLayout.CustomerStats(parameters.RunId), cancellationToken);
             using var connection = DuckDb.Open(options.Value);
-            DuckDb.Execute(connection, $"CREATE TEMP TABLE predictions AS {PredictionSql(model, stats.Path)}");
+            DuckDb.Execute(connection, $"CREATE TEMP TABLE predictions AS {PredictionSql(model, DuckDb.ReadParquet(stats))}");
             var predictions = BucketLayout.Predictions(parameters.RunId);
             // In the statistics' order (by user): DuckDB keeps a scan's order, so no sort is needed.
             await ParquetExport.WriteAsync(connection, "SELECT * FROM predictions", bucket, predictions, cancellationToken);
@@ -47,12 +47,12 @@ public sealed class EmbeddedSegmentationEngine(IOptions<EmbeddedOptions> options
     public Task<IReadOnlyList<ChartPoint>> SampleForChartAsync(RunParameters parameters, int maxPoints, CancellationToken cancellationToken) =>
         Task.Run<IReadOnlyList<ChartPoint>>(async () =>
         {
-            using var predictions = await bucket.OpenLocalAsync(BucketLayout.Predictions(parameters.RunId), cancellationToken);
+            using var predictions = await bucket.OpenLocalPartsAsync(BucketLayout.Predictions(parameters.RunId), cancellationToken);
             using var connection = DuckDb.Open(options.Value);
-            var file = DuckDb.Literal(predictions.Path);
+            var table = DuckDb.ReadParquet(predictions);
 
             var sizes = new Dictionary<int, long>();
-            using (var command = DuckDb.Command(connection, $"SELECT centroid_id, count(*) FROM read_parquet({file}) GROUP BY centroid_id"))
+            using (var command = DuckDb.Command(connection, $"SELECT centroid_id, count(*) FROM {table} GROUP BY centroid_id"))
             using (var reader = command.ExecuteReader())
                 while (reader.Read()) sizes[reader.GetInt32(0)] = reader.GetInt64(1);
             var quotas = ChartQuotas(sizes, maxPoints);
@@ -61,13 +61,13 @@ public sealed class EmbeddedSegmentationEngine(IOptions<EmbeddedOptions> options
             // Only customers whose hash is below a bound are ranked: a segment's first q in hash order are exactly
             // the q smallest hashes, and the bound leaves about 1.2 q + 100 of them, so ranking skips the bulk.
             // In the rare case a segment keeps fewer than its quota, the sample is drawn again without the bound.
-            var points = ChartSample(connection, file, quotas, HashBounds(sizes, quotas));
+            var points = ChartSample(connection, table, quotas, HashBounds(sizes, quotas));
             if (quotas.Any(q => points.Count(p => p.CentroidId == q.Key) < q.Value))
-                points = ChartSample(connection, file, quotas, bounds: null);
+                points = ChartSample(connection, table, quotas, bounds: null);
             return points;
         }, cancellationToken);
 
-    private static List<ChartPoint> ChartSample(DuckDBConnection connection, string file,
+    private static List<ChartPoint> ChartSample(DuckDBConnection connection, string table,
         IReadOnlyDictionary<int, long> quotas, IReadOnlyDictionary<int, ulong>? bounds)
     {
         var quotaCase = string.Join(" ", quotas.Select(q => $"WHEN {q.Key} THEN {q.Value}"));
@@ -76,7 +76,7 @@ public sealed class EmbeddedSegmentationEngine(IOptions<EmbeddedOptions> options
         var points = new List<ChartPoint>();
         using var command = DuckDb.Command(connection, $"""
             SELECT days_since_last_order, average_spend, centroid_id
-            FROM read_parquet({file})
+            FROM {table}
             {where}
             QUALIFY row_number() OVER (PARTITION BY centroid_id ORDER BY hash(user_id), user_id) <= CASE centroid_id {quotaCase} ELSE 0 END
             ORDER BY centroid_id, hash(user_id), user_id
@@ -116,7 +116,8 @@ public sealed class EmbeddedSegmentationEngine(IOptions<EmbeddedOptions> options
     /// one column, and the nearest is the first column equal to their minimum. (A list of distances per row, as
     /// this query once built, costs DuckDB an allocation per customer and was four times slower.)
     /// </remarks>
-    public static string PredictionSql(SegmentModel model, string statsPath)
+    /// <param name="statsTable">The statistics as a DuckDB table expression, e.g. <see cref="DuckDb.ReadParquet"/>.</param>
+    public static string PredictionSql(SegmentModel model, string statsTable)
     {
         var ordered = model.Centroids.OrderBy(c => c.CentroidId).ToList();
         if (ordered.Select(c => c.CentroidId).SequenceEqual(Enumerable.Range(1, ordered.Count)) is false)
@@ -144,7 +145,7 @@ public sealed class EmbeddedSegmentationEngine(IOptions<EmbeddedOptions> options
                             {squared}
                         FROM (
                             SELECT *, {string.Join(", ", Enumerable.Range(0, 3).Select(f => $"{Z(f)} AS z{f}"))}
-                            FROM read_parquet({DuckDb.Literal(statsPath)})
+                            FROM {statsTable}
                         )
                     )
                 )
@@ -154,16 +155,16 @@ public sealed class EmbeddedSegmentationEngine(IOptions<EmbeddedOptions> options
 
     private async Task<CustomerFeatures> ReadStatsAsync(string runId, CancellationToken cancellationToken)
     {
-        using var stats = await bucket.OpenLocalAsync(BucketLayout.CustomerStats(runId), cancellationToken);
+        using var stats = await bucket.OpenLocalPartsAsync(BucketLayout.CustomerStats(runId), cancellationToken);
         using var connection = DuckDb.Open(options.Value);
-        var count = DuckDb.Scalar<long>(connection, $"SELECT count(*) FROM read_parquet({DuckDb.Literal(stats.Path)})");
+        var table = DuckDb.ReadParquet(stats);
+        var count = DuckDb.Scalar<long>(connection, $"SELECT count(*) FROM {table}");
         var ids = new long[count];
         var values = new double[count * CustomerFeatures.Dimensions];
         using var command = DuckDb.Command(connection, $"""
             SELECT user_id, CAST(days_since_last_order AS DOUBLE), CAST(count_orders AS DOUBLE), CAST(average_spend AS DOUBLE)
-            FROM read_parquet({DuckDb.Literal(stats.Path)})
-            """); // in the file's order, by user: DuckDB keeps a scan's order
-
+            FROM {table}
+            """); // in the parts' order, by user (DuckDB keeps a scan's order): no sort needed
         using var reader = command.ExecuteReader();
         var i = 0;
         while (reader.Read())

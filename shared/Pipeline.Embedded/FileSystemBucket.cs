@@ -25,7 +25,9 @@ public sealed class FileSystemBucket : IBucket
 
     public string Root => _root;
 
-    public string Describe(string objectName) => PathOf(objectName);
+    /// <summary>The file's path; for a table's prefix (<c>…/</c>) the folder's path with a trailing separator.</summary>
+    public string Describe(string objectName) =>
+        objectName.EndsWith('/') ? PathOf(objectName.TrimEnd('/')) + Path.DirectorySeparatorChar : PathOf(objectName);
 
     public async Task<BucketObject?> TryReadAsync(string objectName, CancellationToken cancellationToken)
     {
@@ -91,6 +93,23 @@ public sealed class FileSystemBucket : IBucket
             ? Task.FromResult(new LocalObject(path, temporary: false))
             : throw new PermanentPipelineException($"{path} does not exist");
     }
+
+    public Task<IReadOnlyList<string>> ListAsync(string prefix, CancellationToken cancellationToken)
+    {
+        // A prefix is a folder path and perhaps the start of a name in it ("runs/r1/pred"), as on Cloud Storage.
+        var folder = prefix.Contains('/') ? prefix[..(prefix.LastIndexOf('/') + 1)] : "";
+        var directory = folder.Length == 0 ? _root : PathOf(folder.TrimEnd('/'));
+        if (!Directory.Exists(directory)) return Task.FromResult<IReadOnlyList<string>>([]);
+        IReadOnlyList<string> names = Directory.EnumerateFiles(directory, "*", SearchOption.AllDirectories)
+            .Select(path => Path.GetRelativePath(_root, path).Replace(Path.DirectorySeparatorChar, '/'))
+            .Where(name => name.StartsWith(prefix, StringComparison.Ordinal) && !IsTemporary(name))
+            .Order(StringComparer.Ordinal)
+            .ToList();
+        return Task.FromResult(names);
+    }
+
+    private static bool IsTemporary(string objectName) =>
+        objectName.StartsWith(".locks/", StringComparison.Ordinal) || Path.GetFileName(objectName).StartsWith('.');
 
     /// <summary>Where a new file is prepared before it is moved in: beside its place, on the same file system.</summary>
     private static string TemporaryPath(string finalPath) =>

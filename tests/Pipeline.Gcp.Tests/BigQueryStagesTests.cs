@@ -42,7 +42,7 @@ public sealed class BigQueryStagesTests : IDisposable
         using var connection = BigQueryOnDuckDb.Open();
         var rows = DuckDb.Scalar<string>(connection, $"""
             SELECT string_agg(concat_ws('|', user_id, days_since_last_order, count_orders, average_spend, typeof(user_id), typeof(count_orders)), ';' ORDER BY user_id)
-            FROM read_parquet({DuckDb.Literal(_bucket.Describe(summary.StatsObject))})
+            FROM read_parquet({DuckDb.Literal(_bucket.Describe(summary.StatsObject) + "*.parquet")})
             """);
         Assert.Equal("11|12|2|85.5|BIGINT|BIGINT;42|300|1|19.99|BIGINT|BIGINT;77|3|5|240.125|BIGINT|BIGINT", rows);
     }
@@ -127,7 +127,7 @@ public sealed class BigQueryStagesTests : IDisposable
         using var connection = BigQueryOnDuckDb.Open();
         var rows = DuckDb.Scalar<string>(connection, $"""
             SELECT string_agg(concat_ws('|', user_id, centroid_id, distance, segment, days_since_last_order, count_orders, average_spend, typeof(centroid_id)), ';' ORDER BY user_id)
-            FROM read_parquet({DuckDb.Literal(_bucket.Describe(BucketLayout.Predictions("run-1")))})
+            FROM read_parquet({DuckDb.Literal(_bucket.Describe(BucketLayout.Predictions("run-1")) + "*.parquet")})
             """);
         Assert.Equal("11|1|0.4123|Champions|12|4|185.5|INTEGER;42|3|1.0625|Hibernating|300|1|19.99|INTEGER", rows);
     }

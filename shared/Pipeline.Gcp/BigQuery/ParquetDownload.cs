@@ -77,10 +77,14 @@ internal static class ParquetDownload
         ParquetColumn.Double(Features.AverageSpend),
     ];
 
-    /// <summary>Writes the pages to a temporary file, uploads it as <paramref name="objectName"/>, and returns the row count.</summary>
+    /// <summary>
+    /// Writes the pages to a temporary file, uploads it as the one part of the table under <paramref name="tablePrefix"/>,
+    /// and returns the row count.
+    /// </summary>
     public static async Task<long> UploadAsync(IAsyncEnumerable<BigQueryResultPage> pages, ParquetColumn[] columns, IBucket bucket,
-        string objectName, CancellationToken cancellationToken)
+        string tablePrefix, CancellationToken cancellationToken)
     {
+        var objectName = BucketLayout.Part(tablePrefix, 0);
         var path = Path.Combine(Path.GetTempPath(), $"bq-export-{Guid.NewGuid():N}.parquet");
         try
         {

@@ -86,6 +86,15 @@ public sealed class GcsBucket(StorageClient storage, string bucketName) : IBucke
         }
     }
 
+    public async Task<IReadOnlyList<string>> ListAsync(string prefix, CancellationToken cancellationToken)
+    {
+        var names = new List<string>();
+        await foreach (var item in storage.ListObjectsAsync(BucketName, prefix).WithCancellation(cancellationToken))
+            names.Add(item.Name);
+        names.Sort(StringComparer.Ordinal);
+        return names;
+    }
+
     private async Task<string> UploadAsync(string objectName, Stream content, string contentType, string? ifGenerationMatch,
         CancellationToken cancellationToken)
     {

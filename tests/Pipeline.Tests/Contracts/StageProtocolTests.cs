@@ -37,7 +37,7 @@ public sealed class StageProtocolTests : IDisposable
     [Fact]
     public async Task A_transient_failure_propagates_and_a_redelivery_completes_the_stage_once()
     {
-        var message = Message(new StatsReady("r1", Parameters, "runs/r1/customer_stats.parquet", 10));
+        var message = Message(new StatsReady("r1", Parameters, "runs/r1/customer_stats/", 10));
         var calls = 0;
         Task<StageResult> Flaky(StatsReady input) => ++calls == 1 ? throw new TimeoutException("backend timed out") : Task.FromResult(Next(input));
 
@@ -60,7 +60,7 @@ public sealed class StageProtocolTests : IDisposable
     [Fact]
     public async Task A_permanent_failure_is_recorded_announced_once_and_acknowledged()
     {
-        var message = Message(new StatsReady("r1", Parameters, "runs/r1/customer_stats.parquet", 3));
+        var message = Message(new StatsReady("r1", Parameters, "runs/r1/customer_stats/", 3));
         await Handle(message, _ => throw new PermanentPipelineException("too few customers"));
         await Handle(message, _ => throw new InvalidOperationException("must not run again"));
 

@@ -20,9 +20,9 @@ public sealed class StatsTests : IDisposable
         var options = Options.Create(new EmbeddedOptions { BucketDirectory = _bucketDirectory.Path, Input = input });
         var bucket = new FileSystemBucket(options);
         var summary = await new DuckDbStatsBuilder(options, bucket, Microsoft.Extensions.Logging.Abstractions.NullLogger<DuckDbStatsBuilder>.Instance).BuildAsync(parameters, CancellationToken.None);
-        using var file = await bucket.OpenLocalAsync(summary.StatsObject, CancellationToken.None);
+        using var parts = await ((IBucket)bucket).OpenLocalPartsAsync(summary.StatsObject, CancellationToken.None);
         using var connection = DuckDb.Open(options.Value);
-        using var command = DuckDb.Command(connection, $"SELECT user_id, days_since_last_order, count_orders, average_spend FROM read_parquet({DuckDb.Literal(file.Path)}) ORDER BY user_id");
+        using var command = DuckDb.Command(connection, $"SELECT user_id, days_since_last_order, count_orders, average_spend FROM {DuckDb.ReadParquet(parts)} ORDER BY user_id");
         using var reader = command.ExecuteReader();
         var rows = new List<(long, long, long, double)>();
         while (reader.Read()) rows.Add((reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetDouble(3)));
@@ -41,7 +41,7 @@ public sealed class StatsTests : IDisposable
         Assert.Equal([(1L, 12L, 2L, 30.0), (2L, 1L, 1L, 5.0), (3L, 31L, 1L, 40.0)], rows);
         Assert.Equal(3, summary.Customers);
         Assert.Equal(5, summary.ItemsCounted);
-        Assert.Equal("runs/stats-test/customer_stats.parquet", summary.StatsObject);
+        Assert.Equal("runs/stats-test/customer_stats/", summary.StatsObject);
     }
 
     [Fact]

@@ -41,7 +41,8 @@ public sealed class LocalPipelineTests(SampleDataFixture data) : IClassFixture<S
         Assert.All(manifest.Stages.Values, s => Assert.True(s.Seconds >= 0 && s.FinishedAt >= s.StartedAt));
         Assert.Equal(new DateOnly(2026, 1, 1), manifest.Parameters!.AsOf);
         foreach (var file in BucketLayout.Files("complete").Values)
-            Assert.True(File.Exists(Path.Combine(_out.Path, file)), $"{file} is missing");
+            Assert.True(file.EndsWith('/') ? File.Exists(Path.Combine(_out.Path, BucketLayout.Part(file, 0))) : File.Exists(Path.Combine(_out.Path, file)),
+                $"{file} is missing");
 
         // One message on each topic of the chain, in order, each naming the run and its stage.
         Assert.Equal([Topics.Trigger, Topics.StatsReady, Topics.ModelTrained, Topics.PredictionsReady, Topics.ChartRendered, Topics.RunCompleted],
@@ -62,7 +63,7 @@ public sealed class LocalPipelineTests(SampleDataFixture data) : IClassFixture<S
 
         // Every customer has a segment, and the sizes add up.
         using var connection = DuckDb.Open(new EmbeddedOptions());
-        var predictions = DuckDb.Literal(Path.Combine(_out.Path, BucketLayout.Predictions("complete")));
+        var predictions = DuckDb.Literal(Path.Combine(_out.Path, BucketLayout.Predictions("complete")) + "*.parquet");
         Assert.Equal((long)manifest.Metrics["customers"], DuckDb.Scalar<long>(connection, $"SELECT count(DISTINCT user_id) FROM read_parquet({predictions})"));
         Assert.Equal(0L, DuckDb.Scalar<long>(connection, $"SELECT count(*) FROM read_parquet({predictions}) WHERE centroid_id NOT BETWEEN 1 AND 5 OR segment IS NULL OR distance < 0"));
 
@@ -95,8 +96,8 @@ public sealed class LocalPipelineTests(SampleDataFixture data) : IClassFixture<S
         foreach (var file in new[] { BucketLayout.Model("same"), BucketLayout.Centroids("same"), BucketLayout.CampaignJson("same"), BucketLayout.CampaignMarkdown("same") })
             Assert.Equal(File.ReadAllText(Path.Combine(_out.Path, file)), File.ReadAllText(Path.Combine(other.Path, file)));
         using var connection = DuckDb.Open(new EmbeddedOptions());
-        var a = DuckDb.Literal(Path.Combine(_out.Path, BucketLayout.Predictions("same")));
-        var b = DuckDb.Literal(Path.Combine(other.Path, BucketLayout.Predictions("same")));
+        var a = DuckDb.Literal(Path.Combine(_out.Path, BucketLayout.Predictions("same")) + "*.parquet");
+        var b = DuckDb.Literal(Path.Combine(other.Path, BucketLayout.Predictions("same")) + "*.parquet");
         Assert.Equal(0L, DuckDb.Scalar<long>(connection, $"SELECT count(*) FROM ((SELECT * FROM read_parquet({a}) EXCEPT SELECT * FROM read_parquet({b})) UNION ALL (SELECT * FROM read_parquet({b}) EXCEPT SELECT * FROM read_parquet({a})))"));
     }
 
