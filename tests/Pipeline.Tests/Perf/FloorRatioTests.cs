@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using Pipeline.Benchmarks;
 using Pipeline.Core;
 using Pipeline.Runner;
+using Xunit.Abstractions;
 
 namespace Pipeline.Tests.Perf;
 
@@ -13,7 +14,7 @@ namespace Pipeline.Tests.Perf;
 /// (Perf/baseline.json, measured with <c>dotnet test</c>, i.e. a Debug build).
 /// </summary>
 [Trait("Category", "Perf")]
-public sealed class FloorRatioTests : IDisposable
+public sealed class FloorRatioTests(ITestOutputHelper output) : IDisposable
 {
     private const long Items = 1_000_000;
     private const double AllowedRegression = 1.5;
@@ -46,6 +47,7 @@ public sealed class FloorRatioTests : IDisposable
 
         var report = string.Join("; ", measured.Select(m => string.Create(CultureInfo.InvariantCulture,
             $"{m.Key} {m.Value:0.00} (baseline {(double)baseline[m.Key]!:0.00})")));
+        output.WriteLine(report);
         Assert.True(measured.All(m => m.Value <= AllowedRegression * (double)baseline[m.Key]!),
             $"a ratio to the floor regressed by more than {AllowedRegression - 1:P0}: {report}");
     }
