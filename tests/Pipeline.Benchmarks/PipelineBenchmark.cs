@@ -27,7 +27,8 @@ public static class PipelineBenchmark
         ThelookOrderItems.EnsureFile(input, items);
         var floor = Floor.Measure(input, Path.Combine(work, "floor.parquet")).TotalSeconds;
 
-        var runId = $"bench-{items}-{format}";
+        // A new run id each time: a run id that completed before would be answered as a duplicate, without work.
+        var runId = FormattableString.Invariant($"bench-{items}-{format}-{DateTime.UtcNow:yyyyMMddHHmmss}");
         var output = Path.Combine(work, "out");
         var (seconds, peak) = Timed("dotnet", runnerDll, "run", "--input", input, "--out", output, "--window-start", "2025-01-01",
             "--window-end", "2026-01-01", "--k", "5", "--metrics", "rfm", "--run-id", runId);
