@@ -16,11 +16,14 @@ public sealed class Function(StageExecutor stage, SegmentModelStore models, ICam
             var runId = chart.RunId;
             var model = await models.ReadAsync(chart.ModelObject, ct);
             var centroids = CentroidSummary.Build(model, chart.Segments);
-            await bucket.WriteAsync(BucketLayout.Centroids(runId), CentroidSummary.ToCsv(centroids), ContentTypes.Csv, null, ct);
+            var centroidsObject = BucketLayout.Centroids(runId);
+            foreach (var c in centroids)
+                FiniteNumbers.RequireCentroid(Stages.GenerateCampaign, centroidsObject, c.CentroidId, c.DaysSinceLastOrder, c.CountOrders, c.AverageSpend);
+            await bucket.WriteAsync(centroidsObject, CentroidSummary.ToCsv(centroids), ContentTypes.Csv, null, ct);
 
             var prompt = CampaignPrompt.Build(centroids);
             var draft = await writer.WriteAsync(new CampaignRequest(runId, centroids, prompt), ct);
-            var document = new CampaignDocument(runId, draft.Writer, draft.Model, prompt, draft.Segments, centroids);
+            var document = new CampaignDocument(runId, draft.Writer, draft.Model, prompt, draft.Segments, centroids, draft.WriterInstructions);
             await bucket.WriteAsync(BucketLayout.CampaignJson(runId), Core.PipelineJson.Serialize(document, indented: true), ContentTypes.Json, null, ct);
             await bucket.WriteAsync(BucketLayout.CampaignMarkdown(runId), CampaignMarkdown.Render(document), ContentTypes.Markdown, null, ct);
 

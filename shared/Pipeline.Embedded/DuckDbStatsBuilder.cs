@@ -24,10 +24,11 @@ public sealed class DuckDbStatsBuilder(IOptions<EmbeddedOptions> options, IBucke
             logger.LogInformation("Computing {Preset} statistics from {Input}", parameters.Metrics, input);
             var typedCsv = OrderItemsSource.Attach(connection, input);
             var (customers, items, bad) = TryCompute(connection, parameters, input, typedCsv);
-            if (bad != 0)
+            if (bad != 0 || customers == 0)
             {
-                // Rare: a value the typed read could not take. Read again as text, with every accepted format,
-                // and name the first bad value; if there is none, the text read's statistics are the answer.
+                // Rare: a value the typed read could not take (or nothing counted, which may be an input without
+                // rows). Read again as text, with every accepted format, and name the first bad value; if there is
+                // none, the text read's statistics are the answer.
                 logger.LogInformation("The typed read of {Input} met a value it could not take; reading every value as text", input);
                 cancellationToken.ThrowIfCancellationRequested();
                 OrderItemsSource.AttachChecked(connection, input);
@@ -38,6 +39,7 @@ public sealed class DuckDbStatsBuilder(IOptions<EmbeddedOptions> options, IBucke
             cancellationToken.ThrowIfCancellationRequested();
 
             var statsObject = BucketLayout.CustomerStats(parameters.RunId);
+            RequireFinite(connection, Stages.BuildStats, statsObject, "customer_stats", Features.AverageSpend);
             await ParquetExport.WriteAsync(connection,
                 "SELECT user_id, days_since_last_order, count_orders, average_spend FROM customer_stats ORDER BY user_id",
                 bucket, statsObject, cancellationToken);
@@ -73,6 +75,21 @@ public sealed class DuckDbStatsBuilder(IOptions<EmbeddedOptions> options, IBucke
         using var reader = command.ExecuteReader();
         reader.Read();
         return (reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2));
+    }
+
+    /// <summary>
+    /// Fails the stage when a column of a table about to be written holds NaN or infinity (prices that are each
+    /// finite can still add up past what a double holds), naming the column and a customer as the example.
+    /// </summary>
+    public static void RequireFinite(DuckDBConnection connection, string stage, string objectName, string table, string column)
+    {
+        using var command = DuckDb.Command(connection,
+            $"SELECT count(*), first(user_id) FROM {table} WHERE NOT isfinite(CAST({column} AS DOUBLE))");
+        using var reader = command.ExecuteReader();
+        reader.Read();
+        var rows = reader.GetInt64(0);
+        if (rows > 0)
+            throw FiniteNumbers.Error(stage, objectName, column, rows, $"user_id {reader.GetValue(1)}");
     }
 
     /// <summary>

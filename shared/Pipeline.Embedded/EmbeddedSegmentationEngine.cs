@@ -34,6 +34,7 @@ public sealed class EmbeddedSegmentationEngine(IOptions<EmbeddedOptions> options
             using var connection = DuckDb.Open(options.Value);
             DuckDb.Execute(connection, $"CREATE TEMP TABLE predictions AS {PredictionSql(model, DuckDb.ReadParquet(stats))}");
             var predictions = BucketLayout.Predictions(parameters.RunId);
+            DuckDbStatsBuilder.RequireFinite(connection, Stages.Predict, predictions, "predictions", "distance");
             // In the statistics' order (by user): DuckDB keeps a scan's order, so no sort is needed.
             await ParquetExport.WriteAsync(connection, "SELECT * FROM predictions", bucket, predictions, cancellationToken);
 

@@ -1,3 +1,4 @@
+using System.IO.Compression;
 using System.Text.RegularExpressions;
 using DuckDB.NET.Data;
 using Pipeline.Core;
@@ -36,7 +37,7 @@ public static class OrderItemsSource
         ("order_id", "a whole number"),
         ("user_id", "a whole number"),
         ("created_at", "a timestamp such as 2022-03-04 05:06:07 UTC or 2022-03-04T05:06:07Z"),
-        ("sale_price", "a number"),
+        ("sale_price", "a finite number"),
     ];
 
     // BigQuery's CSV export writes UTC timestamps in one of these two shapes; a file's first row says which.
@@ -63,12 +64,18 @@ public static class OrderItemsSource
         }
 
         var (columns, firstCreatedAt) = PeekCsv(connection, path);
-        RequireColumns(path, columns);
+        if (!RequiredColumns.All(columns.ContainsKey))
+        {
+            // The text read's checks say what is wrong with the header.
+            CreateViews(connection, path, TextCsv(path));
+            return false;
+        }
         // The contract's timestamps parse with a fixed format an order of magnitude faster than the general cast
         // with time zones, which remains for ISO 8601 with offsets.
         var format = CsvTimestampFormats.FirstOrDefault(f => f.Shape.IsMatch(firstCreatedAt?.Trim() ?? "")).Format;
         var timestamp = format is null ? "TIMESTAMPTZ" : "TIMESTAMP";
-        var types = $"{{'order_id': 'BIGINT', 'user_id': 'BIGINT', 'status': 'VARCHAR', 'created_at': '{timestamp}', 'sale_price': 'DOUBLE'}}";
+        // Ids stay text: DuckDB's CSV reader would round 1.5 to 2, and an id with a fraction must be refused.
+        var types = $"{{'order_id': 'VARCHAR', 'user_id': 'VARCHAR', 'status': 'VARCHAR', 'created_at': '{timestamp}', 'sale_price': 'DOUBLE'}}";
         var typed = $"read_csv({DuckDb.Literal(path)}, header = true, types = {types}" +
                     (format is null ? ")" : $", timestampformat = {DuckDb.Literal(format)})");
         CreateViews(connection, path, typed);
@@ -84,7 +91,7 @@ public static class OrderItemsSource
         var path = Existing(inputPath);
         var source = Kind(path) switch
         {
-            InputKind.Csv => $"read_csv({DuckDb.Literal(path)}, header = true, all_varchar = true)",
+            InputKind.Csv => TextCsv(path),
             InputKind.Parquet => $"read_parquet({DuckDb.Literal(path)})",
             _ => AttachDatabase(connection, path),
         };
@@ -103,6 +110,8 @@ public static class OrderItemsSource
             using var reader = command.ExecuteReader();
             reader.Read();
             var rows = reader.GetInt64(0);
+            if (rows == 0)
+                throw new PermanentPipelineException($"the input {path} has no order items: a header and no rows");
             for (var i = 0; i < Checks.Length; i++)
             {
                 var bad = reader.GetInt64(1 + 2 * i);
@@ -136,6 +145,8 @@ public static class OrderItemsSource
         var path = Path.GetFullPath(inputPath);
         if (!File.Exists(path))
             throw new PermanentPipelineException($"the input file {path} does not exist");
+        if (new FileInfo(path).Length == 0)
+            throw new PermanentPipelineException($"the input file {path} is empty: it needs a header ({string.Join(",", RequiredColumns)}) and rows");
         return path;
     }
 
@@ -147,6 +158,8 @@ public static class OrderItemsSource
         var other => throw new PermanentPipelineException(
             $"the input {path} has an unknown type '{other}': use .csv, .parquet or .duckdb"),
     };
+
+    private static string TextCsv(string path) => $"read_csv({DuckDb.Literal(path)}, header = true, all_varchar = true)";
 
     /// <summary>The CSV's columns and its first row's created_at, as text.</summary>
     private static (Dictionary<string, string> Columns, string? FirstCreatedAt) PeekCsv(DuckDBConnection connection, string path)
@@ -178,7 +191,9 @@ public static class OrderItemsSource
         {
             throw Unreadable(path, e);
         }
+        RequireWellFormedCsv(path, columns);
         RequireColumns(path, columns);
+        RequireTypes(path, columns);
 
         // The *_raw columns are read only when Validate names a bad value; DuckDB prunes them otherwise.
         DuckDb.Execute(connection, $"""
@@ -232,19 +247,114 @@ public static class OrderItemsSource
         return columns;
     }
 
+    /// <summary>
+    /// Checks what DuckDB's CSV reader does not: a gzip file cut short (DuckDB reads what is there), a header
+    /// naming a required column twice (DuckDB renames the second, sale_price_1, and the run would use the first),
+    /// and rows that do not match the header (then DuckDB's sniffer takes a data row for the header, and the
+    /// missing-column message would be misleading).
+    /// </summary>
+    private static void RequireWellFormedCsv(string path, Dictionary<string, string> columns)
+    {
+        var gzip = path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase);
+        if (!gzip && !path.EndsWith(".csv", StringComparison.OrdinalIgnoreCase)) return;
+        if (gzip) RequireWholeGzip(path);
+
+        string? header;
+        using (var file = File.OpenRead(path))
+        using (Stream content = gzip ? new GZipStream(file, CompressionMode.Decompress) : file)
+        using (var reader = new StreamReader(content, detectEncodingFromByteOrderMarks: true))
+            header = reader.ReadLine();
+        if (header is null) return;
+
+        var names = header.Split([',', ';', '\t', '|']).Select(n => n.Trim().Trim('"').Trim()).ToList();
+        var twice = RequiredColumns.Where(c => names.Count(n => n == c) > 1).ToList();
+        if (twice.Count > 0)
+            throw new PermanentPipelineException(
+                $"the input {path} has the column {string.Join(", ", twice)} more than once in its header; keep one");
+        if (RequiredColumns.All(names.Contains) && !RequiredColumns.All(columns.ContainsKey))
+            throw new PermanentPipelineException(
+                $"the input {path} has rows that do not match its header of {names.Count} columns (e.g. a row with an extra " +
+                "field): quote values that contain the delimiter, and give every row as many fields as the header");
+    }
+
+    /// <summary>A gzip file whose data ends early: its trailer (the uncompressed size) does not match what it holds.</summary>
+    private static void RequireWholeGzip(string path)
+    {
+        long total = 0;
+        uint expected;
+        try
+        {
+            using (var file = File.OpenRead(path))
+            using (var gzip = new GZipStream(file, CompressionMode.Decompress))
+            {
+                var buffer = new byte[81_920];
+                int read;
+                while ((read = gzip.Read(buffer)) > 0) total += read;
+            }
+            using var tail = File.OpenRead(path);
+            tail.Seek(-4, SeekOrigin.End);
+            var size = new byte[4];
+            tail.ReadExactly(size);
+            expected = BitConverter.ToUInt32(size);
+        }
+        catch (Exception e) when (e is InvalidDataException or IOException)
+        {
+            throw new PermanentPipelineException($"the input {path} is not a readable gzip file: {FirstLine(e.Message)}", e);
+        }
+        if ((uint)total != expected)
+            throw new PermanentPipelineException(
+                $"the input {path} is a truncated or damaged gzip file: it decompresses to {total:N0} bytes, its trailer says {expected:N0}");
+    }
+
+    private static readonly string[] IntegerTypes =
+        ["TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT"];
+
+    private static bool IsFractional(string type) => type is "FLOAT" or "DOUBLE" || type.StartsWith("DECIMAL", StringComparison.Ordinal);
+
+    /// <summary>
+    /// A typed column (Parquet, DuckDB) of a type that cannot hold the value: a boolean price or a numeric
+    /// timestamp would otherwise be converted into something plausible and wrong.
+    /// </summary>
+    private static void RequireTypes(string path, Dictionary<string, string> columns)
+    {
+        foreach (var (column, expected, fits) in new (string, string, Func<string, bool>)[]
+                 {
+                     ("order_id", "a whole number such as 12345", t => IntegerTypes.Contains(t) || IsFractional(t)),
+                     ("user_id", "a whole number such as 12345", t => IntegerTypes.Contains(t) || IsFractional(t)),
+                     ("status", "text such as Complete", _ => false),
+                     ("created_at", "a timestamp such as 2022-03-04 05:06:07 UTC", t => t.StartsWith("TIMESTAMP", StringComparison.Ordinal) || t == "DATE"),
+                     ("sale_price", "a number such as 19.99", t => IntegerTypes.Contains(t) || IsFractional(t)),
+                 })
+        {
+            var type = columns[column];
+            if (type != "VARCHAR" && !fits(type))
+                throw new PermanentPipelineException($"the input {path}'s column {column} is {type}: it must be {expected}, or text");
+        }
+    }
+
+    /// <summary>A whole number, or NULL: text with a fraction or an exponent, or a typed value with a fraction, is refused, not rounded.</summary>
     private static string Integer(string column, Dictionary<string, string> columns) => columns[column] switch
     {
         "BIGINT" => column,
-        "VARCHAR" => $"TRY_CAST(trim({column}) AS BIGINT)",
+        "VARCHAR" => $"CASE WHEN regexp_full_match(trim({column}), '[+-]?[0-9]+') THEN TRY_CAST(trim({column}) AS BIGINT) END",
+        var type when IsFractional(type) => $"CASE WHEN {column} = trunc({column}) THEN TRY_CAST({column} AS BIGINT) END",
         _ => $"TRY_CAST({column} AS BIGINT)",
     };
 
-    private static string Decimal(string column, Dictionary<string, string> columns) => columns[column] switch
+    /// <summary>
+    /// A finite double, or NULL (refused with the row count and an example): DuckDB reads <c>NaN</c>, <c>inf</c> and
+    /// <c>-Infinity</c> as valid doubles, and one of them would make every centroid NaN.
+    /// </summary>
+    private static string Decimal(string column, Dictionary<string, string> columns)
     {
-        "DOUBLE" => column,
-        "VARCHAR" => $"TRY_CAST(trim({column}) AS DOUBLE)",
-        _ => $"TRY_CAST({column} AS DOUBLE)",
-    };
+        var value = columns[column] switch
+        {
+            "DOUBLE" => column,
+            "VARCHAR" => $"TRY_CAST(trim({column}) AS DOUBLE)",
+            _ => $"TRY_CAST({column} AS DOUBLE)",
+        };
+        return $"CASE WHEN isfinite({value}) THEN {value} END";
+    }
 
     /// <summary>
     /// All timestamps end as UTC wall-clock TIMESTAMPs (the connection's time zone is UTC). Text: BigQuery's export
