@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Cold start of a published function: process start to the first 2xx on /health, as Cloud Run measures it, for the
-# plain `dotnet publish -c Release` output and for the Dockerfile's (--runtime linux-x64, which ReadyToRun-compiles).
+# plain `dotnet publish -c Release` output and for a ReadyToRun-compiled one (--runtime linux-x64, as the Dockerfile).
 # Usage: tests/Pipeline.Benchmarks/cold-start.sh [function=Predict] [work-dir] [repeats=5]
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
@@ -11,7 +11,7 @@ mkdir -p "$work/bucket"
 
 dotnet publish "functions/$function/$function.csproj" -c Release -o "$work/plain" --nologo -v quiet
 dotnet publish "functions/$function/$function.csproj" -c Release -o "$work/r2r" --runtime linux-x64 --self-contained false \
-  -p:UseAppHost=false --nologo -v quiet
+  -p:UseAppHost=false -p:PublishReadyToRun=true --nologo -v quiet
 
 for variant in plain r2r; do
   for run in $(seq "$repeats"); do
