@@ -114,7 +114,7 @@ public sealed class StatsTests : IDisposable
         for (var i = 1; i <= 5000; i++) csv.Append(System.Globalization.CultureInfo.InvariantCulture, $"{i},{i % 50 + 1},Complete,2023-01-{i % 28 + 1:00} 10:00:00 UTC,{i % 90 + 1}.25\n");
         csv.Append("5001,7,Complete,2023-01-05 10:00:00 UTC,n/a\n");
         var error = await Assert.ThrowsAsync<PermanentPipelineException>(() => BuildAsync(Window(StatsPreset.Rfm), _bucketDirectory.Write("late.csv", csv.ToString())));
-        Assert.Contains("has 1 row(s) whose sale_price is not a number, e.g. 'n/a'", error.Message);
+        Assert.Contains("has 1 row(s) whose sale_price is not a finite number, e.g. 'n/a'", error.Message);
 
         // In Parquet a missing value is a NULL, which the statistics pass counts.
         var parquet = _bucketDirectory.File("late.parquet");
