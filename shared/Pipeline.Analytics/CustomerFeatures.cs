@@ -25,15 +25,20 @@ public sealed class CustomerFeatures
     /// <summary>The rows whose indexes <paramref name="keep"/> selects, in order.</summary>
     public CustomerFeatures Select(Func<int, bool> keep)
     {
-        var ids = new List<long>();
-        var values = new List<double>();
+        var kept = new bool[Count];
+        var count = 0;
         for (var i = 0; i < Count; i++)
+            if (kept[i] = keep(i)) count++;
+        var ids = new long[count];
+        var values = new double[count * Dimensions];
+        for (int i = 0, j = 0; i < Count; i++)
         {
-            if (!keep(i)) continue;
-            ids.Add(UserIds[i]);
-            values.AddRange(Row(i));
+            if (!kept[i]) continue;
+            ids[j] = UserIds[i];
+            Row(i).CopyTo(values.AsSpan(j * Dimensions, Dimensions));
+            j++;
         }
-        return new CustomerFeatures([.. ids], [.. values]);
+        return new CustomerFeatures(ids, values);
     }
 
     /// <summary>

@@ -14,8 +14,13 @@ public sealed record PopulationProfile(
     /// <summary>How many quantiles an in-process profile keeps: enough for a percentile rank to 0.1 %.</summary>
     public const int Quantiles = 1000;
 
-    public static PopulationProfile FromFeatures(CustomerFeatures customers) =>
-        new(QuantilesOf(customers.SortedColumn(0)), QuantilesOf(customers.SortedColumn(1)), QuantilesOf(customers.SortedColumn(2)));
+    public static PopulationProfile FromFeatures(CustomerFeatures customers)
+    {
+        // Three independent sorts of millions of values: one core each.
+        var quantiles = new double[CustomerFeatures.Dimensions][];
+        Parallel.For(0, CustomerFeatures.Dimensions, f => quantiles[f] = QuantilesOf(customers.SortedColumn(f)));
+        return new(quantiles[0], quantiles[1], quantiles[2]);
+    }
 
     /// <summary>
     /// Recency, frequency and monetary percentile ranks (0–1, 1 best) of a point. Recency is better when fewer

@@ -9,6 +9,10 @@ namespace Pipeline.Embedded;
 /// BuildStats on DuckDB: the contract's statistics (both presets) in SQL over the input order items, written as
 /// <c>customer_stats/part-00000.parquet</c> (user_id, days_since_last_order, count_orders, average_spend; ordered by user_id).
 /// </summary>
+/// <remarks>
+/// The input is read once: the statistics query also counts rows with a missing or unreadable value, and only
+/// when there are some is the input read again, as text, to name the first one (<see cref="OrderItemsSource"/>).
+/// </remarks>
 public sealed class DuckDbStatsBuilder(IOptions<EmbeddedOptions> options, IBucket bucket, ILogger<DuckDbStatsBuilder> logger)
     : ICustomerStatsBuilder
 {
@@ -16,25 +20,62 @@ public sealed class DuckDbStatsBuilder(IOptions<EmbeddedOptions> options, IBucke
         Task.Run(async () =>
         {
             using var connection = DuckDb.Open(options.Value);
-            logger.LogInformation("Reading and checking order items from {Input}", options.Value.Input);
-            var rows = OrderItemsSource.Attach(connection, options.Value.Input);
-            logger.LogInformation("{Rows} order items are valid; computing {Preset} statistics", rows, parameters.Metrics);
+            var input = options.Value.Input;
+            logger.LogInformation("Computing {Preset} statistics from {Input}", parameters.Metrics, input);
+            var typedCsv = OrderItemsSource.Attach(connection, input);
+            var (customers, items, bad) = TryCompute(connection, parameters, input, typedCsv);
+            if (bad != 0 || customers == 0)
+            {
+                // Rare: a value the typed read could not take (or nothing counted, which may be an input without
+                // rows). Read again as text, with every accepted format, and name the first bad value; if there is
+                // none, the text read's statistics are the answer.
+                logger.LogInformation("The typed read of {Input} met a value it could not take; reading every value as text", input);
+                cancellationToken.ThrowIfCancellationRequested();
+                OrderItemsSource.AttachChecked(connection, input);
+                (customers, items, bad) = TryCompute(connection, parameters, input, typedCsv: false);
+                if (bad != 0)
+                    throw new PermanentPipelineException($"the input {input} has {bad:N0} row(s) with a missing or unreadable value");
+            }
             cancellationToken.ThrowIfCancellationRequested();
-
-            DuckDb.Execute(connection, StatsSql(parameters.Metrics),
-                ("window_start", parameters.WindowStart.ToDateTime(TimeOnly.MinValue, DateTimeKind.Utc)),
-                ("window_end", parameters.WindowEnd.ToDateTime(TimeOnly.MinValue, DateTimeKind.Utc)),
-                ("as_of", parameters.AsOf.ToDateTime(TimeOnly.MinValue, DateTimeKind.Utc)));
-            var customers = DuckDb.Scalar<long>(connection, "SELECT count(*) FROM customer_stats");
-            var items = DuckDb.Scalar<long>(connection, "SELECT CAST(coalesce(sum(items_counted), 0) AS BIGINT) FROM customer_stats");
 
             var statsObject = BucketLayout.CustomerStats(parameters.RunId);
             RequireFinite(connection, Stages.BuildStats, statsObject, "customer_stats", Features.AverageSpend);
             await ParquetExport.WriteAsync(connection,
                 "SELECT user_id, days_since_last_order, count_orders, average_spend FROM customer_stats ORDER BY user_id",
                 bucket, statsObject, cancellationToken);
+            logger.LogInformation("{Customers} customers from {Items} counted order items", customers, items);
             return new StatsSummary(customers, items, statsObject);
         }, cancellationToken);
+
+    /// <summary>
+    /// Computes <c>customer_stats</c> in one pass over the input, counting rows with a bad value as it goes. A typed
+    /// CSV read that meets a value it cannot convert fails; that counts as a bad value too (-1).
+    /// </summary>
+    private static (long Customers, long Items, long BadValues) TryCompute(DuckDBConnection connection, RunParameters parameters,
+        string? input, bool typedCsv)
+    {
+        try
+        {
+            DuckDb.Execute(connection, StatsSql(parameters.Metrics),
+                ("window_start", parameters.WindowStart.ToDateTime(TimeOnly.MinValue, DateTimeKind.Utc)),
+                ("window_end", parameters.WindowEnd.ToDateTime(TimeOnly.MinValue, DateTimeKind.Utc)),
+                ("as_of", parameters.AsOf.ToDateTime(TimeOnly.MinValue, DateTimeKind.Utc)));
+        }
+        catch (DuckDBException) when (typedCsv)
+        {
+            return (0, 0, -1);
+        }
+        catch (DuckDBException e)
+        {
+            throw OrderItemsSource.Unreadable(Path.GetFullPath(input!), e);
+        }
+        using var command = DuckDb.Command(connection,
+            "SELECT count(*), CAST(coalesce(sum(items_counted), 0) AS BIGINT), " +
+            "CAST(coalesce(sum(bad_values), 0) AS BIGINT) FROM customer_stats");
+        using var reader = command.ExecuteReader();
+        reader.Read();
+        return (reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2));
+    }
 
     /// <summary>
     /// Fails the stage when a column of a table about to be written holds NaN or infinity (prices that are each
@@ -57,29 +98,31 @@ public sealed class DuckDbStatsBuilder(IOptions<EmbeddedOptions> options, IBucke
     /// </summary>
     public static string StatsSql(StatsPreset preset) => preset switch
     {
-        StatsPreset.Rfm => """
+        StatsPreset.Rfm => $"""
             CREATE OR REPLACE TEMP TABLE customer_stats AS
             SELECT
                 user_id,
                 date_diff('day', CAST(max(created_at) AS DATE), CAST($as_of AS DATE)) AS days_since_last_order,
                 count(DISTINCT order_id) AS count_orders,
                 sum(sale_price) / count(DISTINCT order_id) AS average_spend,
-                count(*) AS items_counted
+                count(*) AS items_counted,
+                count(*) FILTER (WHERE {OrderItemsSource.BadValue}) AS bad_values
             FROM order_items
-            WHERE created_at >= $window_start AND created_at < $window_end
-              AND status NOT IN ('Cancelled', 'Returned')
+            WHERE (created_at >= $window_start AND created_at < $window_end AND status NOT IN ('Cancelled', 'Returned'))
+               OR {OrderItemsSource.BadValue}
             GROUP BY user_id
             """,
-        StatsPreset.Lab => """
+        StatsPreset.Lab => $"""
             CREATE OR REPLACE TEMP TABLE customer_stats AS
             SELECT
                 user_id,
                 date_diff('day', CAST(max(created_at) AS DATE), CAST($as_of AS DATE)) AS days_since_last_order,
                 count(order_id) AS count_orders,
                 avg(sale_price) AS average_spend,
-                count(*) AS items_counted
+                count(*) AS items_counted,
+                count(*) FILTER (WHERE {OrderItemsSource.BadValue}) AS bad_values
             FROM order_items
-            WHERE created_at >= $window_start AND created_at < $window_end
+            WHERE (created_at >= $window_start AND created_at < $window_end) OR {OrderItemsSource.BadValue}
             GROUP BY user_id
             """,
         _ => throw new ArgumentOutOfRangeException(nameof(preset)),

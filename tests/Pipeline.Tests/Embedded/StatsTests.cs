@@ -68,7 +68,7 @@ public sealed class StatsTests : IDisposable
         var database = _bucketDirectory.File("items.duckdb");
         using (var connection = DuckDb.Open(new EmbeddedOptions()))
         {
-            OrderItemsSource.Attach(connection, csv);
+            OrderItemsSource.AttachChecked(connection, csv);
             DuckDb.Execute(connection, $"COPY (SELECT order_id, user_id, status, created_at, sale_price FROM order_items) TO {DuckDb.Literal(parquet)} (FORMAT parquet)");
             DuckDb.Execute(connection, $"ATTACH {DuckDb.Literal(database)} AS target");
             DuckDb.Execute(connection, "CREATE TABLE target.order_items AS SELECT order_id, user_id, status, created_at, sale_price FROM order_items");
@@ -91,6 +91,41 @@ public sealed class StatsTests : IDisposable
         var input = _bucketDirectory.Write("bad.csv", csv);
         var error = await Assert.ThrowsAsync<PermanentPipelineException>(() => BuildAsync(Window(StatsPreset.Rfm), input));
         Assert.Contains(reason, error.Message);
+    }
+
+    [Fact]
+    public async Task A_CSV_in_one_export_format_is_read_typed_with_the_same_statistics()
+    {
+        // The fixture with every timestamp in BigQuery's export format (its first row's), so the typed read takes it all.
+        var uniform = File.ReadAllText(Fixtures.Path("order_items_small.csv"))
+            .Replace("2023-01-01T00:00:00Z", "2023-01-01 00:00:00 UTC", StringComparison.Ordinal)
+            .Replace("10:00:00.123456 UTC", "10:00:00 UTC", StringComparison.Ordinal);
+        var (summary, rows) = await BuildAsync(Window(StatsPreset.Rfm), _bucketDirectory.Write("uniform.csv", uniform));
+
+        Assert.Equal([(1L, 12L, 2L, 30.0), (2L, 1L, 1L, 5.0), (3L, 31L, 1L, 40.0)], rows);
+        Assert.Equal(5, summary.ItemsCounted);
+    }
+
+    [Fact]
+    public async Task A_bad_value_after_thousands_of_good_rows_is_named()
+    {
+        // The typed CSV read fails on the last row; the text read then names the value.
+        var csv = new System.Text.StringBuilder("order_id,user_id,status,created_at,sale_price\n");
+        for (var i = 1; i <= 5000; i++) csv.Append(System.Globalization.CultureInfo.InvariantCulture, $"{i},{i % 50 + 1},Complete,2023-01-{i % 28 + 1:00} 10:00:00 UTC,{i % 90 + 1}.25\n");
+        csv.Append("5001,7,Complete,2023-01-05 10:00:00 UTC,n/a\n");
+        var error = await Assert.ThrowsAsync<PermanentPipelineException>(() => BuildAsync(Window(StatsPreset.Rfm), _bucketDirectory.Write("late.csv", csv.ToString())));
+        Assert.Contains("has 1 row(s) whose sale_price is not a finite number, e.g. 'n/a'", error.Message);
+
+        // In Parquet a missing value is a NULL, which the statistics pass counts.
+        var parquet = _bucketDirectory.File("late.parquet");
+        using (var connection = DuckDb.Open(new EmbeddedOptions()))
+            DuckDb.Execute(connection, $"""
+                COPY (SELECT i AS order_id, CASE WHEN i = 4000 THEN NULL ELSE i % 50 END AS user_id, 'Complete' AS status,
+                             TIMESTAMP '2023-01-05 10:00:00' AS created_at, 10.0 AS sale_price FROM range(1, 5001) r(i))
+                TO {DuckDb.Literal(parquet)} (FORMAT parquet)
+                """);
+        error = await Assert.ThrowsAsync<PermanentPipelineException>(() => BuildAsync(Window(StatsPreset.Rfm), parquet));
+        Assert.Contains("has 1 row(s) with an empty user_id", error.Message);
     }
 
     [Fact]

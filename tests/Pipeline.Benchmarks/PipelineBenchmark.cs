@@ -1,0 +1,79 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json.Nodes;
+
+namespace Pipeline.Benchmarks;
+
+/// <summary>One input measured: the floor, then the pipeline's <c>run</c> on the same file.</summary>
+public sealed record PipelineMeasurement(
+    string Input, double FloorSeconds, double BuildStatsSeconds, double RunSeconds, double AfterBuildStatsSeconds,
+    IReadOnlyDictionary<string, double> StageSeconds, long PeakKiB)
+{
+    public double BuildStatsRatio => BuildStatsSeconds / FloorSeconds;
+    public double RunRatio => RunSeconds / FloorSeconds;
+}
+
+/// <summary>
+/// Runs the floor and the published Runner's <c>run</c> back to back on DuckDB-generated order items and prints the
+/// table of BENCHMARKS.md: seconds, ratios to the floor, per-stage seconds and the process's peak memory.
+/// </summary>
+public static class PipelineBenchmark
+{
+    public static readonly string[] AfterBuildStats = ["TrainModel", "Predict", "RenderChart", "GenerateCampaign"];
+
+    public static PipelineMeasurement Measure(string runnerDll, string work, long items, string format)
+    {
+        var input = Path.Combine(work, $"items-{items}.{format}");
+        ThelookOrderItems.EnsureFile(input, items);
+        var floor = Floor.Measure(input, Path.Combine(work, "floor.parquet")).TotalSeconds;
+
+        // A new run id each time: a run id that completed before would be answered as a duplicate, without work.
+        var runId = FormattableString.Invariant($"bench-{items}-{format}-{DateTime.UtcNow:yyyyMMddHHmmss}");
+        var output = Path.Combine(work, "out");
+        var (seconds, peak) = Timed("dotnet", runnerDll, "run", "--input", input, "--out", output, "--window-start", "2025-01-01",
+            "--window-end", "2026-01-01", "--k", "5", "--metrics", "rfm", "--run-id", runId);
+        var stages = StageSeconds(Path.Combine(output, "runs", runId, "manifest.json"));
+        return new PipelineMeasurement($"{items:N0} items, {format}", floor, stages["BuildStats"], seconds,
+            AfterBuildStats.Sum(s => stages.GetValueOrDefault(s)), stages, peak);
+    }
+
+    /// <summary>The seconds of each stage, from a run's manifest.</summary>
+    public static Dictionary<string, double> StageSeconds(string manifestPath)
+    {
+        var manifest = JsonNode.Parse(File.ReadAllText(manifestPath))!;
+        if ((string?)manifest["status"] != "completed")
+            throw new InvalidOperationException($"the run did not complete: {manifest["error"]?.ToJsonString()}");
+        return manifest["stages"]!.AsObject().ToDictionary(s => s.Key, s => (double)s.Value!["seconds"]!);
+    }
+
+    /// <summary>Runs a process to its end under /usr/bin/time: wall seconds and peak resident memory (KiB).</summary>
+    public static (double Seconds, long PeakKiB) Timed(string program, params string[] arguments)
+    {
+        var timeFile = Path.GetTempFileName();
+        var start = new ProcessStartInfo("/usr/bin/time") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var argument in (string[])["-f", "%e %M", "-o", timeFile, program, .. arguments]) start.ArgumentList.Add(argument);
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        process.WaitForExit();
+        if (process.ExitCode != 0)
+            throw new InvalidOperationException($"{program} {string.Join(' ', arguments)} exited {process.ExitCode}:\n{stdout.Result}\n{stderr.Result}");
+        var fields = File.ReadAllLines(timeFile).Last().Split(' ');
+        File.Delete(timeFile);
+        return (double.Parse(fields[0], CultureInfo.InvariantCulture), long.Parse(fields[1], CultureInfo.InvariantCulture));
+    }
+
+    public static string Table(IEnumerable<PipelineMeasurement> rows)
+    {
+        var lines = new List<string>
+        {
+            "| input | floor | BuildStats | ratio | whole `run` | ratio | after BuildStats | TrainModel | Predict | RenderChart | peak memory |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        };
+        lines.AddRange(rows.Select(r => string.Create(CultureInfo.InvariantCulture,
+            $"| {r.Input} | {r.FloorSeconds:0.00} s | {r.BuildStatsSeconds:0.00} s | {r.BuildStatsRatio:0.00}× | {r.RunSeconds:0.0} s | {r.RunRatio:0.00}× | " +
+            $"{r.AfterBuildStatsSeconds:0.00} s | {r.StageSeconds.GetValueOrDefault("TrainModel"):0.00} | {r.StageSeconds.GetValueOrDefault("Predict"):0.00} | " +
+            $"{r.StageSeconds.GetValueOrDefault("RenderChart"):0.00} | {r.PeakKiB / 1024.0:0} MiB |")));
+        return string.Join('\n', lines);
+    }
+}
