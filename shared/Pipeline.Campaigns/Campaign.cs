@@ -13,8 +13,15 @@ public sealed record CentroidSummaryRow(
     double Share,
     RfmScore Score);
 
-/// <summary>What a campaign writer is asked: the centroid table, and the lab's prompt built from it.</summary>
-public sealed record CampaignRequest(string RunId, IReadOnlyList<CentroidSummaryRow> Centroids, string Prompt);
+/// <summary>
+/// What a campaign writer is asked: the centroid table, the lab's prompt built from it, and who each segment's
+/// customers are (<c>profiles.json</c>; null for a run without one).
+/// </summary>
+public sealed record CampaignRequest(string RunId, IReadOnlyList<CentroidSummaryRow> Centroids, string Prompt, ProfilesDocument? Profiles = null)
+{
+    /// <summary>The profiles as the LLM's context beside the prompt (<see cref="ProfileText.Context"/>), or null.</summary>
+    public string? ProfileContext => Profiles is null ? null : ProfileText.Context(Profiles);
+}
 
 /// <summary>Per segment: a title, a persona and the next marketing step.</summary>
 public sealed record CampaignSegment(int CentroidId, string Title, string Persona, string NextMarketingStep);
@@ -33,10 +40,13 @@ public interface ICampaignWriter
 }
 
 /// <summary><c>campaign.json</c>.</summary>
+/// <param name="Prompt">The lab's prompt, exactly.</param>
+/// <param name="ProfileContext">What the writer was told besides the prompt about who each segment's customers are.</param>
 public sealed record CampaignDocument(
     string RunId,
     string Writer,
     string? Model,
     string Prompt,
     IReadOnlyList<CampaignSegment> Segments,
-    IReadOnlyList<CentroidSummaryRow> Centroids);
+    IReadOnlyList<CentroidSummaryRow> Centroids,
+    string? ProfileContext = null);
