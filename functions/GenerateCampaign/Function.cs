@@ -16,7 +16,10 @@ public sealed class Function(StageExecutor stage, SegmentModelStore models, ICam
             var runId = chart.RunId;
             var model = await models.ReadAsync(chart.ModelObject, ct);
             var centroids = CentroidSummary.Build(model, chart.Segments);
-            await bucket.WriteAsync(BucketLayout.Centroids(runId), CentroidSummary.ToCsv(centroids), ContentTypes.Csv, null, ct);
+            var centroidsObject = BucketLayout.Centroids(runId);
+            foreach (var c in centroids)
+                FiniteNumbers.RequireCentroid(Stages.GenerateCampaign, centroidsObject, c.CentroidId, c.DaysSinceLastOrder, c.CountOrders, c.AverageSpend);
+            await bucket.WriteAsync(centroidsObject, CentroidSummary.ToCsv(centroids), ContentTypes.Csv, null, ct);
 
             var prompt = CampaignPrompt.Build(centroids);
             // A run from before profiles existed has none; the campaign is then written from the centroids alone.
@@ -24,7 +27,8 @@ public sealed class Function(StageExecutor stage, SegmentModelStore models, ICam
             var profiles = stored is null ? null : PipelineJson.Deserialize<ProfilesDocument>(stored.Content);
             var request = new CampaignRequest(runId, centroids, prompt, profiles);
             var draft = await writer.WriteAsync(request, ct);
-            var document = new CampaignDocument(runId, draft.Writer, draft.Model, prompt, draft.Segments, centroids, request.ProfileContext);
+            var document = new CampaignDocument(runId, draft.Writer, draft.Model, prompt, draft.Segments, centroids, draft.WriterInstructions,
+                request.ProfileContext);
             await bucket.WriteAsync(BucketLayout.CampaignJson(runId), PipelineJson.Serialize(document, indented: true), ContentTypes.Json, null, ct);
             await bucket.WriteAsync(BucketLayout.CampaignMarkdown(runId), CampaignMarkdown.Render(document), ContentTypes.Markdown, null, ct);
 

@@ -33,6 +33,7 @@ public sealed class EmbeddedSegmentationEngine(IOptions<EmbeddedOptions> options
             using var connection = DuckDb.Open(options.Value);
             DuckDb.Execute(connection, $"CREATE TEMP TABLE predictions AS {PredictionSql(model, DuckDb.ReadParquet(stats))}");
             var predictions = BucketLayout.Predictions(parameters.RunId);
+            DuckDbStatsBuilder.RequireFinite(connection, Stages.Predict, predictions, "predictions", "distance");
             await ParquetExport.WriteAsync(connection, "SELECT * FROM predictions ORDER BY user_id", bucket, predictions, cancellationToken);
 
             var counts = new Dictionary<int, long>();
