@@ -22,10 +22,14 @@ public sealed class Function(StageExecutor stage, SegmentModelStore models, ICam
             await bucket.WriteAsync(centroidsObject, CentroidSummary.ToCsv(centroids), ContentTypes.Csv, null, ct);
 
             var prompt = CampaignPrompt.Build(centroids);
-            var draft = await writer.WriteAsync(new CampaignRequest(runId, centroids, prompt), ct);
-            var document = new CampaignDocument(runId, draft.Writer, draft.Model, prompt, draft.Segments, centroids,
-                draft.WriterInstructions, draft.Notes);
-            await bucket.WriteAsync(BucketLayout.CampaignJson(runId), Core.PipelineJson.Serialize(document, indented: true), ContentTypes.Json, null, ct);
+            // A run from before profiles existed has none; the campaign is then written from the centroids alone.
+            var stored = await bucket.TryReadAsync(BucketLayout.Profiles(runId), ct);
+            var profiles = stored is null ? null : PipelineJson.Deserialize<ProfilesDocument>(stored.Content);
+            var request = new CampaignRequest(runId, centroids, prompt, profiles);
+            var draft = await writer.WriteAsync(request, ct);
+            var document = new CampaignDocument(runId, draft.Writer, draft.Model, prompt, draft.Segments, centroids, draft.WriterInstructions,
+                draft.Notes, request.ProfileContext);
+            await bucket.WriteAsync(BucketLayout.CampaignJson(runId), PipelineJson.Serialize(document, indented: true), ContentTypes.Json, null, ct);
             await bucket.WriteAsync(BucketLayout.CampaignMarkdown(runId), CampaignMarkdown.Render(document), ContentTypes.Markdown, null, ct);
 
             var files = BucketLayout.Files(runId);

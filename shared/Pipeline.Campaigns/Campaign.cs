@@ -13,8 +13,15 @@ public sealed record CentroidSummaryRow(
     double Share,
     RfmScore Score);
 
-/// <summary>What a campaign writer is asked: the centroid table, and the lab's prompt built from it.</summary>
-public sealed record CampaignRequest(string RunId, IReadOnlyList<CentroidSummaryRow> Centroids, string Prompt);
+/// <summary>
+/// What a campaign writer is asked: the centroid table, the lab's prompt built from it, and who each segment's
+/// customers are (<c>profiles.json</c>; null for a run without one).
+/// </summary>
+public sealed record CampaignRequest(string RunId, IReadOnlyList<CentroidSummaryRow> Centroids, string Prompt, ProfilesDocument? Profiles = null)
+{
+    /// <summary>The profiles as the LLM's context beside the prompt (<see cref="ProfileText.Context"/>), or null.</summary>
+    public string? ProfileContext => Profiles is null ? null : ProfileText.Context(Profiles);
+}
 
 /// <summary>Per segment: a title, a persona and the next marketing step.</summary>
 public sealed record CampaignSegment(int CentroidId, string Title, string Persona, string NextMarketingStep);
@@ -43,6 +50,7 @@ public interface ICampaignWriter
 /// What readers of the campaign must know about how it was written, e.g. that the configured LLM's answer was
 /// rejected and the offline writer's text is used (the same notes the manifest carries).
 /// </param>
+/// <param name="ProfileContext">What the writer was told besides the prompt about who each segment's customers are.</param>
 public sealed record CampaignDocument(
     string RunId,
     string Writer,
@@ -51,4 +59,5 @@ public sealed record CampaignDocument(
     IReadOnlyList<CampaignSegment> Segments,
     IReadOnlyList<CentroidSummaryRow> Centroids,
     string? WriterInstructions = null,
-    IReadOnlyList<string>? Notes = null);
+    IReadOnlyList<string>? Notes = null,
+    string? ProfileContext = null);

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Pipeline.Analytics;
+using Pipeline.Core;
 
 namespace Pipeline.Campaigns;
 
@@ -16,14 +17,35 @@ public sealed class OfflineCampaignWriter : ICampaignWriter
         Task.FromResult(Write(request));
 
     public static CampaignDraft Write(CampaignRequest request) =>
-        new(Name, null, request.Centroids.Select(Segment).ToList(), []);
+        new(Name, null, request.Centroids.Select(r => Segment(r, request.Profiles?.For(r.CentroidId))).ToList(), []);
 
-    private static CampaignSegment Segment(CentroidSummaryRow row)
+    private static CampaignSegment Segment(CentroidSummaryRow row, SegmentProfile? profile)
     {
         var s = row.Score;
         var persona = Format(
             $"{row.Customers:N0} customers ({row.Share:P0} of the base) who last ordered {row.DaysSinceLastOrder:0} days ago on average, placed {row.CountOrders:0.0} orders each and spend ${row.AverageSpend:N2} on average. Recency {s.Recency}/5, frequency {s.Frequency}/5, monetary {s.Monetary}/5: {Recency(s.Recency)}, {Frequency(s.Frequency)}, {Monetary(s.Monetary)}.");
-        return new CampaignSegment(row.CentroidId, row.Segment, persona, NextStep(row));
+        return new CampaignSegment(row.CentroidId, row.Segment, persona + Who(profile), NextStep(row) + Focus(profile));
+    }
+
+    /// <summary>Who they are and what they buy, from the profile: " Mostly women aged 25–44 in China …".</summary>
+    private static string Who(SegmentProfile? profile) =>
+        profile is not null && ProfileText.WhoTheyAre(profile) is { } who ? $" {char.ToUpperInvariant(who[0])}{who[1..]}." : "";
+
+    /// <summary>The next step made concrete: the segment's own top categories and the channel it arrived from.</summary>
+    private static string Focus(SegmentProfile? profile)
+    {
+        if (profile is null) return "";
+        var categories = ProfileText.TopCategories(profile);
+        var channel = ProfileText.Channel(profile);
+        var lead = categories.Count > 0 ? $"Lead with {string.Join(" and ", categories)}, their top categories" : null;
+        var reach = channel is null ? null : $"reach them through {ProfileText.Reach(channel)}, where most of them came from ({channel})";
+        return (lead, reach) switch
+        {
+            (null, null) => "",
+            ({ } l, null) => $" {l}.",
+            (null, { } r) => $" {char.ToUpperInvariant(r[0])}{r[1..]}.",
+            ({ } l, { } r) => $" {l}, and {r}.",
+        };
     }
 
     private static string Recency(int score) => score switch

@@ -20,16 +20,19 @@ internal static partial class BigQueryOnDuckDb
     [GeneratedRegex(@"`[^`]+\.(\w+)`")]
     private static partial Regex QuotedTable();
 
-    /// <summary>The query part of a <c>CREATE OR REPLACE TABLE … AS</c> statement, in DuckDB's dialect.</summary>
+    /// <summary>The query part of a <c>CREATE OR REPLACE TABLE … AS</c> statement (or a query), in DuckDB's dialect.</summary>
     public static string Translate(string bigQuerySql, IReadOnlyDictionary<string, string> tables)
     {
-        var query = bigQuerySql[(bigQuerySql.IndexOf("\nAS\n", StringComparison.Ordinal) + 4)..];
+        var create = bigQuerySql.IndexOf("\nAS\n", StringComparison.Ordinal);
+        var query = create < 0 ? bigQuerySql : bigQuerySql[(create + 4)..];
         query = Xor().Replace(query, "xor($1, $2)");
         query = query
             .Replace("DATE_DIFF(@as_of, DATE(MAX(created_at)), DAY)", "date_diff('day', CAST(MAX(created_at) AS DATE), @as_of)", StringComparison.Ordinal)
             .Replace("TIMESTAMP(@window_start)", "CAST(@window_start AS TIMESTAMP)", StringComparison.Ordinal)
             .Replace("TIMESTAMP(@window_end)", "CAST(@window_end AS TIMESTAMP)", StringComparison.Ordinal)
-            .Replace("AS INT64", "AS BIGINT", StringComparison.Ordinal);
+            .Replace("AS INT64", "AS BIGINT", StringComparison.Ordinal)
+            .Replace("AS FLOAT64", "AS DOUBLE", StringComparison.Ordinal)
+            .Replace("PERCENTILE_CONT(", "quantile_cont(", StringComparison.Ordinal);
         query = QuotedTable().Replace(query, m => tables[m.Groups[1].Value]);
         return Parameter().Replace(query, "$$$1");
     }

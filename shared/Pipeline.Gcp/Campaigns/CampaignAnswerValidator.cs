@@ -1,12 +1,14 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
 using Pipeline.Campaigns;
+using Pipeline.Core;
 
 namespace Pipeline.Gcp;
 
 /// <summary>
 /// Judges an LLM's campaign against the centroid table: every segment exactly once, no field empty, and every
-/// number it quotes one of the table's (rounded to as many decimals as quoted) — a persona must not invent facts.
+/// number it quotes one of the table's or the profiles' (rounded to as many decimals as quoted), and no country,
+/// category or age band named for a segment that its profile does not list — a persona must not invent facts.
 /// </summary>
 public static partial class CampaignAnswerValidator
 {
@@ -15,7 +17,8 @@ public static partial class CampaignAnswerValidator
     private static partial Regex Number();
 
     /// <summary>What is wrong with the segments, or nothing.</summary>
-    public static IReadOnlyList<string> Problems(IReadOnlyList<CampaignSegment> segments, IReadOnlyList<CentroidSummaryRow> table)
+    public static IReadOnlyList<string> Problems(IReadOnlyList<CampaignSegment> segments, IReadOnlyList<CentroidSummaryRow> table,
+        ProfilesDocument? profiles = null)
     {
         var problems = new List<string>();
         var expected = table.Select(r => r.CentroidId).ToHashSet();
@@ -28,8 +31,12 @@ public static partial class CampaignAnswerValidator
         if (missing.Count > 0) problems.Add($"segment{(missing.Count > 1 ? "s" : "")} {string.Join(", ", missing)} missing");
 
         var known = KnownNumbers(table);
+        if (profiles is not null) known.AddRange(ProfileNumbers(profiles));
+        var vocabulary = profiles is null ? [] : Vocabulary(profiles);
         foreach (var segment in segments)
         {
+            if (profiles?.For(segment.CentroidId) is { } profile)
+                problems.AddRange(Unlisted(segment, profile, vocabulary));
             foreach (var (field, text) in new[] { ("title", segment.Title), ("persona", segment.Persona), ("next_marketing_step", segment.NextMarketingStep) })
             {
                 if (string.IsNullOrWhiteSpace(text))
@@ -53,6 +60,86 @@ public static partial class CampaignAnswerValidator
             known.AddRange([row.CentroidId, row.AverageSpend, row.CountOrders, row.DaysSinceLastOrder, row.Customers, row.Share * 100,
                 row.Score.Recency, row.Score.Frequency, row.Score.Monetary]);
         return known;
+    }
+
+    /// <summary>Every country, category and age band any profile lists: the names a persona may only use where listed.</summary>
+    private static HashSet<string> Vocabulary(ProfilesDocument profiles) =>
+        [.. profiles.Segments.Append(profiles.Population).SelectMany(Profiled).Select(c => c.Value), .. AgeBands.All.Select(a => a.Label)];
+
+    private static IEnumerable<ProfileCell> Profiled(SegmentProfile p) =>
+        new[] { p.Countries, p.Categories, p.AgeBands }.SelectMany(b => b?.Cells ?? []).Where(c => c.Value != ProfileSql.Unknown);
+
+    /// <summary>Countries, categories and age bands the segment's texts name that its profile does not list (or suppressed).</summary>
+    private static IEnumerable<string> Unlisted(CampaignSegment segment, SegmentProfile profile, HashSet<string> vocabulary)
+    {
+        var listed = Profiled(profile).Where(c => !c.Suppressed).Select(c => c.Value).ToHashSet(StringComparer.Ordinal);
+        foreach (var (field, text) in new[] { ("title", segment.Title), ("persona", segment.Persona), ("next_marketing_step", segment.NextMarketingStep) })
+        {
+            var plain = Dashes().Replace(text, "–");
+            foreach (var value in vocabulary.Where(v => !listed.Contains(v) && Names(plain, v)))
+                yield return $"segment {segment.CentroidId}'s {field} names {value}, which its profile does not list";
+        }
+    }
+
+    /// <summary>
+    /// Whether the text names the value: whole words, as written (a category is a proper name there), and not
+    /// merely as the first word of a sentence ("Active shoppers …" is not the category Active).
+    /// </summary>
+    private static bool Names(string text, string value)
+    {
+        for (var at = text.IndexOf(value, StringComparison.Ordinal); at >= 0; at = text.IndexOf(value, at + 1, StringComparison.Ordinal))
+        {
+            var end = at + value.Length;
+            if (at > 0 && char.IsLetterOrDigit(text[at - 1])) continue;
+            if (end < text.Length && char.IsLetterOrDigit(text[end])) continue;
+            var before = text[..at].TrimEnd();
+            if (char.IsLetter(value[0]) && (before.Length == 0 || before[^1] is '.' or '!' or '?' or ':' or '"')) continue;
+            return true;
+        }
+        return false;
+    }
+
+    [GeneratedRegex(@"(?<=\d)\s*(?:-|—|to)\s*(?=\d)")]
+    private static partial Regex Dashes();
+
+    /// <summary>The profiles' numbers as people quote them: shares as percentages, indexes, counts, money.</summary>
+    private static IEnumerable<double> ProfileNumbers(ProfilesDocument profiles)
+    {
+        foreach (var p in profiles.Segments.Append(profiles.Population))
+        {
+            yield return p.Customers;
+            yield return p.Orders;
+            yield return p.Revenue;
+            yield return p.RevenueShare * 100;
+            yield return p.RevenueIndex;
+            yield return p.AverageOrderValue;
+            foreach (var q in new[] { p.Rfm.DaysSinceLastOrder, p.Rfm.CountOrders, p.Rfm.AverageSpend })
+            {
+                yield return q.Q1;
+                yield return q.Median;
+                yield return q.Q3;
+            }
+            if (p.Margin is { } m)
+            {
+                yield return m.MarginPerCustomer;
+                yield return m.MarginRate * 100;
+                yield return m.Margin;
+            }
+            foreach (var cell in new[] { p.Gender, p.AgeBands, p.Countries, p.TrafficSources, p.Departments, p.Categories, p.Brands }
+                         .SelectMany(b => b?.Cells ?? []).Where(c => !c.Suppressed))
+            {
+                if (cell.Share is { } share) yield return share * 100;
+                if (cell.Index is { } index) yield return index;
+                if (cell.Customers is { } customers) yield return customers;
+                if (cell.Revenue is { } revenue) yield return revenue;
+            }
+        }
+        // Age bands' bounds ("25–44") are numbers a persona may quote.
+        foreach (var band in AgeBands.All)
+        {
+            yield return band.From;
+            yield return band.From - 1;
+        }
     }
 
     private static bool IsKnown(string quoted, List<double> known)

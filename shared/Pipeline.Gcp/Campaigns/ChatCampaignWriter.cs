@@ -70,7 +70,7 @@ public sealed class ChatCampaignWriter(IChatClient chat, string writer, string m
         try
         {
             response = await chat.GetResponseAsync(
-                [new ChatMessage(ChatRole.System, Instructions), new ChatMessage(ChatRole.User, request.Prompt)],
+                Messages(request),
                 chatOptions, timeout.Token);
         }
         catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
@@ -88,6 +88,17 @@ public sealed class ChatCampaignWriter(IChatClient chat, string writer, string m
             throw new CampaignAnswerException("the answer was cut off at the output token limit");
 
         return new CampaignDraft(writer, response.ModelId ?? model, Parse(response.Text), [], Instructions);
+    }
+
+    /// <summary>
+    /// The instructions, the lab's prompt exactly as it is, and — as a message of its own, so the prompt stays the
+    /// lab's — who each segment's customers are.
+    /// </summary>
+    public static IList<ChatMessage> Messages(CampaignRequest request)
+    {
+        List<ChatMessage> messages = [new(ChatRole.System, Instructions), new(ChatRole.User, request.Prompt)];
+        if (request.ProfileContext is { } context) messages.Add(new ChatMessage(ChatRole.User, context));
+        return messages;
     }
 
     /// <summary>Reads the answer's JSON (tolerating a Markdown code fence around it) into segments.</summary>

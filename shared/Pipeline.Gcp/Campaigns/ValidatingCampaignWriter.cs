@@ -21,7 +21,7 @@ public sealed class ValidatingCampaignWriter(ChatCampaignWriter llm, ICampaignWr
             try
             {
                 var draft = await llm.WriteAsync(request, cancellationToken);
-                var problems = CampaignAnswerValidator.Problems(draft.Segments, request.Centroids);
+                var problems = CampaignAnswerValidator.Problems(draft.Segments, request.Centroids, request.Profiles);
                 if (problems.Count == 0)
                 {
                     var notes = rejections.Count == 0

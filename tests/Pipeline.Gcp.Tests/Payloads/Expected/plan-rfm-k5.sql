@@ -1,5 +1,6 @@
 -- BigQuery statements of run 2023-01-01-nightly
 -- project my-project, dataset segmentation, location US, source bigquery-public-data.thelook_ecommerce.order_items
+-- profiles: users bigquery-public-data.thelook_ecommerce.users, products bigquery-public-data.thelook_ecommerce.products
 -- window 2022-01-01 to 2023-01-01 (exclusive), as of 2023-01-01, k 5, metrics rfm, seed 42, test fraction 0.2
 -- Values travel as named query parameters (parameterMode NAMED), never inside the SQL text.
 -- Each statement runs as a job with the id shown; a redelivered message attaches to that job.
@@ -181,9 +182,195 @@ SELECT * REPLACE (
   CAST(average_spend AS FLOAT64) AS average_spend)
 FROM `my-project.segmentation.predictions_2023_01_01_nightly`;
 
+-- [15] profile_segments: per segment: customers, orders, revenue, and the order items that do not join users or products
+-- job id: segmentation_2023_01_01_nightly_predict_profile_segments_8e4ac1c0024b_0
+-- @window_start DATE = 2022-01-01
+-- @window_end DATE = 2023-01-01
+WITH
+  items AS (
+    SELECT user_id, order_id, product_id, sale_price
+    FROM `bigquery-public-data.thelook_ecommerce.order_items`
+    WHERE created_at >= TIMESTAMP(@window_start)
+      AND created_at < TIMESTAMP(@window_end)
+      AND status NOT IN ('Cancelled', 'Returned')),
+  customers AS (
+    SELECT user_id, centroid_id
+    FROM `my-project.segmentation.predictions_2023_01_01_nightly`),
+  people AS (
+    SELECT
+      id AS user_id,
+      ANY_VALUE(CAST(gender AS STRING)) AS gender,
+      ANY_VALUE(CASE WHEN age >= 65 THEN '65+' WHEN age >= 55 THEN '55–64' WHEN age >= 45 THEN '45–54' WHEN age >= 35 THEN '35–44' WHEN age >= 25 THEN '25–34' WHEN age >= 18 THEN '18–24' WHEN age >= 0 THEN 'under 18' END) AS age_band,
+      ANY_VALUE(CAST(country AS STRING)) AS country,
+      ANY_VALUE(CAST(traffic_source AS STRING)) AS traffic_source
+    FROM `bigquery-public-data.thelook_ecommerce.users`
+    GROUP BY id),
+  catalogue AS (
+    SELECT
+      id AS product_id,
+      ANY_VALUE(CAST(department AS STRING)) AS department,
+      ANY_VALUE(CAST(category AS STRING)) AS category,
+      ANY_VALUE(CAST(brand AS STRING)) AS brand,
+      ANY_VALUE(CAST(cost AS FLOAT64)) AS cost
+    FROM `bigquery-public-data.thelook_ecommerce.products`
+    GROUP BY id)
+SELECT
+  c.centroid_id,
+  COUNT(DISTINCT i.user_id) AS customers,
+  COUNT(DISTINCT i.order_id) AS orders,
+  COUNT(*) AS items,
+  SUM(i.sale_price) AS revenue,
+  SUM(CASE WHEN u.user_id IS NULL THEN 1 ELSE 0 END) AS items_without_user,
+  COUNT(DISTINCT CASE WHEN u.user_id IS NULL THEN i.user_id END) AS customers_without_user,
+  SUM(CASE WHEN p.product_id IS NULL THEN 1 ELSE 0 END) AS items_without_product,
+  CAST(SUM(CASE WHEN p.product_id IS NULL THEN 0 ELSE i.sale_price END) AS FLOAT64) AS product_revenue,
+  CAST(SUM(CASE WHEN p.product_id IS NULL THEN 0 ELSE p.cost END) AS FLOAT64) AS cost
+FROM items AS i
+JOIN customers AS c ON c.user_id = i.user_id
+LEFT JOIN people AS u ON u.user_id = i.user_id
+LEFT JOIN catalogue AS p ON p.product_id = i.product_id
+GROUP BY c.centroid_id
+ORDER BY c.centroid_id;
+
+-- [16] profile_quartiles: per segment and for all customers (centroid_id 0): quartiles of the three features
+-- job id: segmentation_2023_01_01_nightly_predict_profile_quartiles_ea414e0671e9_0
+SELECT DISTINCT
+  centroid_id,
+  PERCENTILE_CONT(CAST(days_since_last_order AS FLOAT64), 0.25) OVER (PARTITION BY centroid_id) AS days_since_last_order_q1,
+  PERCENTILE_CONT(CAST(days_since_last_order AS FLOAT64), 0.5) OVER (PARTITION BY centroid_id) AS days_since_last_order_median,
+  PERCENTILE_CONT(CAST(days_since_last_order AS FLOAT64), 0.75) OVER (PARTITION BY centroid_id) AS days_since_last_order_q3,
+  PERCENTILE_CONT(CAST(count_orders AS FLOAT64), 0.25) OVER (PARTITION BY centroid_id) AS count_orders_q1,
+  PERCENTILE_CONT(CAST(count_orders AS FLOAT64), 0.5) OVER (PARTITION BY centroid_id) AS count_orders_median,
+  PERCENTILE_CONT(CAST(count_orders AS FLOAT64), 0.75) OVER (PARTITION BY centroid_id) AS count_orders_q3,
+  PERCENTILE_CONT(CAST(average_spend AS FLOAT64), 0.25) OVER (PARTITION BY centroid_id) AS average_spend_q1,
+  PERCENTILE_CONT(CAST(average_spend AS FLOAT64), 0.5) OVER (PARTITION BY centroid_id) AS average_spend_median,
+  PERCENTILE_CONT(CAST(average_spend AS FLOAT64), 0.75) OVER (PARTITION BY centroid_id) AS average_spend_q3
+FROM `my-project.segmentation.predictions_2023_01_01_nightly`
+UNION ALL
+SELECT DISTINCT
+  0 AS centroid_id,
+  PERCENTILE_CONT(CAST(days_since_last_order AS FLOAT64), 0.25) OVER () AS days_since_last_order_q1,
+  PERCENTILE_CONT(CAST(days_since_last_order AS FLOAT64), 0.5) OVER () AS days_since_last_order_median,
+  PERCENTILE_CONT(CAST(days_since_last_order AS FLOAT64), 0.75) OVER () AS days_since_last_order_q3,
+  PERCENTILE_CONT(CAST(count_orders AS FLOAT64), 0.25) OVER () AS count_orders_q1,
+  PERCENTILE_CONT(CAST(count_orders AS FLOAT64), 0.5) OVER () AS count_orders_median,
+  PERCENTILE_CONT(CAST(count_orders AS FLOAT64), 0.75) OVER () AS count_orders_q3,
+  PERCENTILE_CONT(CAST(average_spend AS FLOAT64), 0.25) OVER () AS average_spend_q1,
+  PERCENTILE_CONT(CAST(average_spend AS FLOAT64), 0.5) OVER () AS average_spend_median,
+  PERCENTILE_CONT(CAST(average_spend AS FLOAT64), 0.75) OVER () AS average_spend_q3
+FROM `my-project.segmentation.predictions_2023_01_01_nightly`
+ORDER BY centroid_id;
+
+-- [17] profile_people: per segment: customers by gender, age band, country and traffic source
+-- job id: segmentation_2023_01_01_nightly_predict_profile_people_d490d2295cef_0
+-- @window_start DATE = 2022-01-01
+-- @window_end DATE = 2023-01-01
+WITH
+  items AS (
+    SELECT user_id, order_id, product_id, sale_price
+    FROM `bigquery-public-data.thelook_ecommerce.order_items`
+    WHERE created_at >= TIMESTAMP(@window_start)
+      AND created_at < TIMESTAMP(@window_end)
+      AND status NOT IN ('Cancelled', 'Returned')),
+  customers AS (
+    SELECT user_id, centroid_id
+    FROM `my-project.segmentation.predictions_2023_01_01_nightly`),
+  people AS (
+    SELECT
+      id AS user_id,
+      ANY_VALUE(CAST(gender AS STRING)) AS gender,
+      ANY_VALUE(CASE WHEN age >= 65 THEN '65+' WHEN age >= 55 THEN '55–64' WHEN age >= 45 THEN '45–54' WHEN age >= 35 THEN '35–44' WHEN age >= 25 THEN '25–34' WHEN age >= 18 THEN '18–24' WHEN age >= 0 THEN 'under 18' END) AS age_band,
+      ANY_VALUE(CAST(country AS STRING)) AS country,
+      ANY_VALUE(CAST(traffic_source AS STRING)) AS traffic_source
+    FROM `bigquery-public-data.thelook_ecommerce.users`
+    GROUP BY id),
+  catalogue AS (
+    SELECT
+      id AS product_id,
+      ANY_VALUE(CAST(department AS STRING)) AS department,
+      ANY_VALUE(CAST(category AS STRING)) AS category,
+      ANY_VALUE(CAST(brand AS STRING)) AS brand,
+      ANY_VALUE(CAST(cost AS FLOAT64)) AS cost
+    FROM `bigquery-public-data.thelook_ecommerce.products`
+    GROUP BY id)
+SELECT c.centroid_id, 'gender' AS dimension, COALESCE(u.gender, '(unknown)') AS value, COUNT(*) AS customers
+FROM customers AS c
+JOIN people AS u ON u.user_id = c.user_id
+GROUP BY 1, 2, 3
+UNION ALL
+SELECT c.centroid_id, 'age_band' AS dimension, COALESCE(u.age_band, '(unknown)') AS value, COUNT(*) AS customers
+FROM customers AS c
+JOIN people AS u ON u.user_id = c.user_id
+GROUP BY 1, 2, 3
+UNION ALL
+SELECT c.centroid_id, 'country' AS dimension, COALESCE(u.country, '(unknown)') AS value, COUNT(*) AS customers
+FROM customers AS c
+JOIN people AS u ON u.user_id = c.user_id
+GROUP BY 1, 2, 3
+UNION ALL
+SELECT c.centroid_id, 'traffic_source' AS dimension, COALESCE(u.traffic_source, '(unknown)') AS value, COUNT(*) AS customers
+FROM customers AS c
+JOIN people AS u ON u.user_id = c.user_id
+GROUP BY 1, 2, 3
+ORDER BY centroid_id, dimension, value;
+
+-- [18] profile_catalogue: per segment: revenue and buying customers by department, category and brand
+-- job id: segmentation_2023_01_01_nightly_predict_profile_catalogue_cc53a3b94393_0
+-- @window_start DATE = 2022-01-01
+-- @window_end DATE = 2023-01-01
+WITH
+  items AS (
+    SELECT user_id, order_id, product_id, sale_price
+    FROM `bigquery-public-data.thelook_ecommerce.order_items`
+    WHERE created_at >= TIMESTAMP(@window_start)
+      AND created_at < TIMESTAMP(@window_end)
+      AND status NOT IN ('Cancelled', 'Returned')),
+  customers AS (
+    SELECT user_id, centroid_id
+    FROM `my-project.segmentation.predictions_2023_01_01_nightly`),
+  people AS (
+    SELECT
+      id AS user_id,
+      ANY_VALUE(CAST(gender AS STRING)) AS gender,
+      ANY_VALUE(CASE WHEN age >= 65 THEN '65+' WHEN age >= 55 THEN '55–64' WHEN age >= 45 THEN '45–54' WHEN age >= 35 THEN '35–44' WHEN age >= 25 THEN '25–34' WHEN age >= 18 THEN '18–24' WHEN age >= 0 THEN 'under 18' END) AS age_band,
+      ANY_VALUE(CAST(country AS STRING)) AS country,
+      ANY_VALUE(CAST(traffic_source AS STRING)) AS traffic_source
+    FROM `bigquery-public-data.thelook_ecommerce.users`
+    GROUP BY id),
+  catalogue AS (
+    SELECT
+      id AS product_id,
+      ANY_VALUE(CAST(department AS STRING)) AS department,
+      ANY_VALUE(CAST(category AS STRING)) AS category,
+      ANY_VALUE(CAST(brand AS STRING)) AS brand,
+      ANY_VALUE(CAST(cost AS FLOAT64)) AS cost
+    FROM `bigquery-public-data.thelook_ecommerce.products`
+    GROUP BY id)
+SELECT c.centroid_id, 'department' AS dimension, COALESCE(p.department, '(unknown)') AS value,
+  COUNT(DISTINCT i.user_id) AS customers, SUM(i.sale_price) AS revenue
+FROM items AS i
+JOIN customers AS c ON c.user_id = i.user_id
+JOIN catalogue AS p ON p.product_id = i.product_id
+GROUP BY 1, 2, 3
+UNION ALL
+SELECT c.centroid_id, 'category' AS dimension, COALESCE(p.category, '(unknown)') AS value,
+  COUNT(DISTINCT i.user_id) AS customers, SUM(i.sale_price) AS revenue
+FROM items AS i
+JOIN customers AS c ON c.user_id = i.user_id
+JOIN catalogue AS p ON p.product_id = i.product_id
+GROUP BY 1, 2, 3
+UNION ALL
+SELECT c.centroid_id, 'brand' AS dimension, COALESCE(p.brand, '(unknown)') AS value,
+  COUNT(DISTINCT i.user_id) AS customers, SUM(i.sale_price) AS revenue
+FROM items AS i
+JOIN customers AS c ON c.user_id = i.user_id
+JOIN catalogue AS p ON p.product_id = i.product_id
+GROUP BY 1, 2, 3
+ORDER BY centroid_id, dimension, value;
+
 -- ==== RenderChart ====
 
--- [15] chart_sample: a stratified sample of the predictions for the chart
+-- [19] chart_sample: a stratified sample of the predictions for the chart
 -- job id: segmentation_2023_01_01_nightly_renderchart_chart_sample_634d1204b6a6_0
 -- @seed INT64 = 42
 -- @max_points INT64 = 30000
