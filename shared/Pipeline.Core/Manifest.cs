@@ -135,9 +135,6 @@ public static class BucketLayout
         ["chart"] = Chart(runId),
         ["campaign_json"] = CampaignJson(runId),
         ["campaign_md"] = CampaignMarkdown(runId),
-        ["migration_csv"] = MigrationCsv(runId),
-        ["migration_json"] = MigrationJson(runId),
-        ["audiences"] = Audiences(runId),
         ["report"] = Report(runId),
     };
 }

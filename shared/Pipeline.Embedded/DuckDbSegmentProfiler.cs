@@ -24,7 +24,7 @@ public sealed class DuckDbSegmentProfiler(
         {
             using var predictions = await bucket.OpenLocalPartsAsync(BucketLayout.Predictions(parameters.RunId), cancellationToken);
             using var connection = DuckDb.Open(options.Value);
-            OrderItemsSource.Attach(connection, options.Value.Input);
+            var typedCsv = OrderItemsSource.Attach(connection, options.Value.Input);
             var users = ProfileTableSource.AttachUsers(connection, options.Value);
             var products = ProfileTableSource.AttachProducts(connection, options.Value);
             logger.LogInformation("Profiling the segments of run {RunId} with users from {Users} and products from {Products}",
@@ -34,7 +34,18 @@ public sealed class DuckDbSegmentProfiler(
             var sql = new ProfileSql(ProfileSqlDialect.DuckDb,
                 new ProfileTables("order_items", DuckDb.ReadParquet(predictions), users is null ? null : "users", products is null ? null : "products"),
                 parameters.Metrics);
-            var facts = Query(connection, sql, parameters, users, products);
+            ProfileFacts facts;
+            try
+            {
+                facts = Query(connection, sql, parameters, users, products);
+            }
+            catch (DuckDBException) when (typedCsv)
+            {
+                // The fast typed CSV read met a value only the text read takes (BuildStats accepted the file, so it
+                // has one: e.g. timestamps in more than one accepted format). Read it as BuildStats did.
+                OrderItemsSource.AttachChecked(connection, options.Value.Input);
+                facts = Query(connection, sql, parameters, users, products);
+            }
             return ProfileAssembler.Build(parameters.RunId, model, facts, profileOptions.Value);
         }, cancellationToken);
 
