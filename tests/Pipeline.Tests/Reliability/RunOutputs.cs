@@ -5,8 +5,9 @@ namespace Pipeline.Tests.Reliability;
 
 /// <summary>
 /// A run's outputs in a bucket directory, compared by what a reader gets: Parquet by its rows (in any order, as
-/// several threads may write them), every other object byte for byte. The manifest (timings) and latest.json (a
-/// time) are left out: they are the run's record, not its outputs.
+/// several threads may write them), every other object byte for byte. The manifest (timings), latest.json (a time)
+/// and report.html (which shows the manifest's timings and attempts) are left out: they are the run's record, not
+/// its outputs.
 /// </summary>
 public static class RunOutputs
 {
@@ -17,7 +18,7 @@ public static class RunOutputs
         if (!Directory.Exists(root)) return [];
         return [.. Directory.EnumerateFiles(root, "*", SearchOption.AllDirectories)
             .Select(path => Path.GetRelativePath(root, path).Replace(Path.DirectorySeparatorChar, '/'))
-            .Where(name => !name.Split('/').Any(part => part.StartsWith('.')) && name != "manifest.json")
+            .Where(name => !name.Split('/').Any(part => part.StartsWith('.')) && name is not ("manifest.json" or "report.html"))
             .Order(StringComparer.Ordinal)];
     }
 
