@@ -9,4 +9,5 @@ root.Subcommands.Add(SampleCommand.Create());
 root.Subcommands.Add(ServeCommand.Create());
 root.Subcommands.Add(TriggerCommand.Create());
 root.Subcommands.Add(PlanCommand.Create());
+root.Subcommands.Add(RunsCommand.Create());
 return await root.Parse(args).InvokeAsync();

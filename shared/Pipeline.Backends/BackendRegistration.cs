@@ -20,6 +20,14 @@ public static class BackendRegistration
             .Bind(configuration.GetSection(PipelineOptions.SectionName))
             .ValidateDataAnnotations()
             .ValidateOnStart();
+        services.AddOptions<QualityGateOptions>()
+            .Bind(configuration.GetSection(QualityGateOptions.SectionName))
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+        services.AddOptions<AudienceOptions>()
+            .Bind(configuration.GetSection(AudienceOptions.SectionName))
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<RunLedger>();
         services.TryAddSingleton<StageExecutor>();

@@ -13,8 +13,16 @@ public sealed record CentroidSummaryRow(
     double Share,
     RfmScore Score);
 
-/// <summary>What a campaign writer is asked: the centroid table, and the lab's prompt built from it.</summary>
-public sealed record CampaignRequest(string RunId, IReadOnlyList<CentroidSummaryRow> Centroids, string Prompt);
+/// <summary>
+/// What a campaign writer is asked: the centroid table, the lab's prompt built from it, and the movement since the
+/// previous completed run (null for the first run), which writers use beside the prompt, never inside it.
+/// </summary>
+public sealed record CampaignRequest(string RunId, IReadOnlyList<CentroidSummaryRow> Centroids, string Prompt,
+    SegmentMigration? Migration = null)
+{
+    /// <summary>The movement as an LLM receives it, beside the prompt (<see cref="CampaignMovement.Context"/>).</summary>
+    public string? MovementContext => CampaignMovement.Context(Migration);
+}
 
 /// <summary>Per segment: a title, a persona and the next marketing step.</summary>
 public sealed record CampaignSegment(int CentroidId, string Title, string Persona, string NextMarketingStep);
@@ -32,11 +40,15 @@ public interface ICampaignWriter
     Task<CampaignDraft> WriteAsync(CampaignRequest request, CancellationToken cancellationToken);
 }
 
-/// <summary><c>campaign.json</c>.</summary>
+/// <summary>
+/// <c>campaign.json</c>. <paramref name="Prompt"/> is the lab's prompt exactly; <paramref name="MovementContext"/> is what
+/// the writer received beside it about the segments' movement (null for the first run).
+/// </summary>
 public sealed record CampaignDocument(
     string RunId,
     string Writer,
     string? Model,
     string Prompt,
     IReadOnlyList<CampaignSegment> Segments,
-    IReadOnlyList<CentroidSummaryRow> Centroids);
+    IReadOnlyList<CentroidSummaryRow> Centroids,
+    string? MovementContext = null);

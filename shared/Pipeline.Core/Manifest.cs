@@ -110,6 +110,5 @@ public static class BucketLayout
         ["campaign_md"] = CampaignMarkdown(runId),
         ["migration_csv"] = MigrationCsv(runId),
         ["migration_json"] = MigrationJson(runId),
-        ["audiences"] = Audiences(runId),
     };
 }

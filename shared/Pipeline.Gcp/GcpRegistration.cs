@@ -45,6 +45,7 @@ public static class GcpRegistration
         services.TryAddSingleton<IBucket>(provider => CreateBucket(provider.GetRequiredService<IOptions<GcpOptions>>().Value));
         services.TryAddSingleton<ICustomerStatsBuilder, BigQueryStatsBuilder>();
         services.TryAddSingleton<ISegmentationEngine, BigQuerySegmentationEngine>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IRunCompletionSink, BigQueryCompletedRuns>());
         return services.AddCampaignWriter(configuration);
     }
 

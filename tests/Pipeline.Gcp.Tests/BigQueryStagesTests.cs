@@ -23,7 +23,8 @@ public sealed class BigQueryStagesTests : IDisposable
         new(_bigQuery.CreateClient(), _bucket, Gcp, TestRuns.Pipeline(), TimeProvider.System, NullLogger<BigQueryStatsBuilder>.Instance);
 
     private BigQuerySegmentationEngine Engine() =>
-        new(_bigQuery.CreateClient(), _bucket, Gcp, TestRuns.Pipeline(), TimeProvider.System, NullLogger<BigQuerySegmentationEngine>.Instance);
+        new(_bigQuery.CreateClient(), _bucket, Gcp, TestRuns.Pipeline(), Options.Create(new AudienceOptions()), new RunLedger(_bucket, TimeProvider.System),
+            TimeProvider.System, NullLogger<BigQuerySegmentationEngine>.Instance);
 
     [Fact]
     public async Task BuildStats_materializes_the_table_and_puts_customer_stats_parquet_in_the_bucket()
@@ -117,19 +118,29 @@ public sealed class BigQueryStagesTests : IDisposable
         var sizes = await Engine().PredictAsync(TestRuns.Parameters(), model, CancellationToken.None);
 
         Assert.Equal([new SegmentSize(1, "Champions", 1), new SegmentSize(2, "At Risk", 0), new SegmentSize(3, "Hibernating", 1)], sizes);
-        var predictions = _bigQuery.InsertedJobs()[0]["configuration"]!["query"]!;
+        Assert.Equal(["customer_segments_table", "segment_runs_table", "customer_segments_latest_view", "predictions", "movement", "customer_segments_rows",
+            "segment_sizes", "predictions_download"], _bigQuery.InsertedJobs().Select(Key));
+        var predictions = _bigQuery.InsertedJobs()[3]["configuration"]!["query"]!;
         var parameters = ((System.Text.Json.Nodes.JsonArray)predictions["queryParameters"]!).ToDictionary(p => (string)p!["name"]!, p => p!);
         // BigQuery ML's centroid 1 is stable id 3, 2 is 1, 3 is 2.
         Assert.Equal(["3", "1", "2"], ((System.Text.Json.Nodes.JsonArray)parameters["centroid_ids"]["parameterValue"]!["arrayValues"]!).Select(v => (string?)v!["value"]));
         Assert.Equal(["Hibernating", "Champions", "At Risk"], ((System.Text.Json.Nodes.JsonArray)parameters["segments"]["parameterValue"]!["arrayValues"]!).Select(v => (string?)v!["value"]));
         Assert.Contains("ML.PREDICT(MODEL `my-project.segmentation.model_run_1_k3`", (string)predictions["query"]!, StringComparison.Ordinal);
+        // The first run (no matched run): no previous rows to join; the control group's salt and share as parameters.
+        var movement = _bigQuery.InsertedJobs()[4]["configuration"]!["query"]!;
+        var movementParameters = ((System.Text.Json.Nodes.JsonArray)movement["queryParameters"]!).ToDictionary(p => (string)p!["name"]!, p => (string?)p!["parameterValue"]!["value"]);
+        Assert.Equal("", movementParameters["previous_run_id"]);
+        Assert.Equal(Analytics.ControlGroup.SaltSeed(new AudienceOptions().ControlGroupSalt).ToString(System.Globalization.CultureInfo.InvariantCulture), movementParameters["control_seed"]);
+        Assert.Equal("1000", movementParameters["control_threshold"]);
 
         using var connection = BigQueryOnDuckDb.Open();
         var rows = DuckDb.Scalar<string>(connection, $"""
-            SELECT string_agg(concat_ws('|', user_id, centroid_id, distance, segment, days_since_last_order, count_orders, average_spend, typeof(centroid_id)), ';' ORDER BY user_id)
+            SELECT string_agg(concat_ws('|', user_id, centroid_id, distance, segment, days_since_last_order, count_orders, average_spend, typeof(centroid_id),
+                coalesce(CAST(previous_segment_id AS VARCHAR), 'null'), segment_since, run_as_of, control_group, typeof(previous_segment_id), typeof(segment_since), typeof(control_group)), ';' ORDER BY user_id)
             FROM read_parquet({DuckDb.Literal(_bucket.Describe(BucketLayout.Predictions("run-1")) + "*.parquet")})
             """);
-        Assert.Equal("11|1|0.4123|Champions|12|4|185.5|INTEGER;42|3|1.0625|Hibernating|300|1|19.99|INTEGER", rows);
+        Assert.Equal("11|1|0.4123|Champions|12|4|185.5|INTEGER|3|2022-12-01|2023-01-01|false|INTEGER|DATE|BOOLEAN;" +
+            "42|3|1.0625|Hibernating|300|1|19.99|INTEGER|null|2023-01-01|2023-01-01|true|INTEGER|DATE|BOOLEAN", rows);
     }
 
     [Fact]

@@ -36,10 +36,18 @@ public static class RunCommand
             Console.WriteLine($"Run {runId}: input {inputPath}");
             var manifest = await pipeline.RunAsync(trigger.ToTrigger(result, runId), cancellationToken);
             await PrintSummaryAsync(pipeline, manifest, clock.Elapsed, cancellationToken);
-            return manifest.Status == RunStatus.Completed ? 0 : 1;
+            return ExitCode(manifest.Status);
         });
         return command;
     }
+
+    /// <summary>0 completed, 1 failed, 3 held (outputs written, but not latest: the quality gate did not pass).</summary>
+    public static int ExitCode(RunStatus status) => status switch
+    {
+        RunStatus.Completed => 0,
+        RunStatus.Held => 3,
+        _ => 1,
+    };
 
     /// <summary>One line a log entry, with the time: progress of each stage as it happens.</summary>
     public static void ConsoleLogging(ILoggingBuilder builder) => builder
@@ -56,6 +64,15 @@ public static class RunCommand
     {
         var culture = CultureInfo.InvariantCulture;
         Console.WriteLine();
+        if (manifest.Status == RunStatus.Held)
+        {
+            Console.Error.WriteLine($"Run {manifest.RunId} is HELD after {elapsed.TotalSeconds:0.0} s: it failed the quality gate, so latest.json and history.json are unchanged.");
+            foreach (var check in manifest.QualityGate?.Failed ?? [])
+                Console.Error.WriteLine($"  {check.Name}: {check.Detail}");
+            Console.Error.WriteLine($"Its outputs are in {Path.GetDirectoryName(pipeline.Bucket.Describe(BucketLayout.Manifest(manifest.RunId)))}; " +
+                $"release it with: runs release {manifest.RunId} --bucket {Path.GetDirectoryName(pipeline.Bucket.Describe(BucketLayout.Latest))}");
+            return;
+        }
         if (manifest.Status != RunStatus.Completed)
         {
             Console.Error.WriteLine($"Run {manifest.RunId} FAILED in {manifest.Error?.Stage ?? "?"}: {manifest.Error?.Reason ?? "no reason recorded"}");
@@ -70,6 +87,12 @@ public static class RunCommand
             $"mean squared distance {manifest.Metrics.GetValueOrDefault("mean_squared_distance"):0.###} (held-out customers)"));
         foreach (var (stage, record) in manifest.Stages)
             Console.WriteLine(string.Create(culture, $"  {stage,-17} {record.Seconds,8:0.00} s"));
+        if (manifest.QualityGate is { } gate)
+        {
+            Console.WriteLine(gate.Release is { } release
+                ? $"  quality gate: failed ({string.Join(", ", gate.Failed.Select(c => c.Name))}), released by {release.By}"
+                : "  quality gate: passed" + (gate.Skipped.Any() ? $" (skipped, nothing to compare with: {string.Join(", ", gate.Skipped.Select(c => c.Name))})" : ""));
+        }
 
         var campaign = await pipeline.Bucket.TryReadAsync(BucketLayout.CampaignJson(manifest.RunId), cancellationToken);
         if (campaign is not null)

@@ -16,6 +16,14 @@ internal abstract record ParquetColumn(string Name)
     public static ParquetColumn Int32(string name) => new Values<int>(name, r => checked((int)r.GetInt64(name)));
     public static ParquetColumn Double(string name) => new NullableValues<double>(name, r => r.GetNullableDouble(name));
     public static ParquetColumn String(string name) => new Strings(name);
+    public static ParquetColumn NullableInt32(string name) => new NullableValues<int>(name, r => r.IsNull(name) ? null : checked((int)r.GetInt64(name)));
+    public static ParquetColumn Date(string name) => new NullableValues<DateOnly>(name, r => r[name] switch
+    {
+        null => null,
+        DateOnly d => d,
+        var v => throw new InvalidCastException($"'{name}' is {v.GetType().Name}, not DATE"),
+    });
+    public static ParquetColumn Boolean(string name) => new Values<bool>(name, r => r.GetBoolean(name));
 
     private sealed record Values<T>(string Name, Func<BigQueryRow, T> Read) : ParquetColumn(Name) where T : struct
     {
@@ -75,6 +83,10 @@ internal static class ParquetDownload
         ParquetColumn.Int64(Features.DaysSinceLastOrder),
         ParquetColumn.Int64(Features.CountOrders),
         ParquetColumn.Double(Features.AverageSpend),
+        ParquetColumn.NullableInt32("previous_segment_id"),
+        ParquetColumn.Date("segment_since"),
+        ParquetColumn.Date("run_as_of"),
+        ParquetColumn.Boolean("control_group"),
     ];
 
     /// <summary>

@@ -15,7 +15,9 @@ public static partial class CampaignAnswerValidator
     private static partial Regex Number();
 
     /// <summary>What is wrong with the segments, or nothing.</summary>
-    public static IReadOnlyList<string> Problems(IReadOnlyList<CampaignSegment> segments, IReadOnlyList<CentroidSummaryRow> table)
+    /// <param name="context">Numbers the writer was given besides the table (the movement), which it may quote too.</param>
+    public static IReadOnlyList<string> Problems(IReadOnlyList<CampaignSegment> segments, IReadOnlyList<CentroidSummaryRow> table,
+        IReadOnlyList<double>? context = null)
     {
         var problems = new List<string>();
         var expected = table.Select(r => r.CentroidId).ToHashSet();
@@ -28,6 +30,7 @@ public static partial class CampaignAnswerValidator
         if (missing.Count > 0) problems.Add($"segment{(missing.Count > 1 ? "s" : "")} {string.Join(", ", missing)} missing");
 
         var known = KnownNumbers(table);
+        known.AddRange(context ?? []);
         foreach (var segment in segments)
         {
             foreach (var (field, text) in new[] { ("title", segment.Title), ("persona", segment.Persona), ("next_marketing_step", segment.NextMarketingStep) })

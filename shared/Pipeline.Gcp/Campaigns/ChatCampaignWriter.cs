@@ -66,7 +66,7 @@ public sealed class ChatCampaignWriter(IChatClient chat, string writer, string m
         try
         {
             response = await chat.GetResponseAsync(
-                [new ChatMessage(ChatRole.System, Instructions), new ChatMessage(ChatRole.User, request.Prompt)],
+                Messages(request),
                 chatOptions, timeout.Token);
         }
         catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
@@ -84,6 +84,17 @@ public sealed class ChatCampaignWriter(IChatClient chat, string writer, string m
             throw new CampaignAnswerException("the answer was cut off at the output token limit");
 
         return new CampaignDraft(writer, response.ModelId ?? model, Parse(response.Text), []);
+    }
+
+    /// <summary>
+    /// The conversation: the instructions, the lab's prompt exactly, and — as a message of its own beside it — the
+    /// segments' movement since the previous run, when there is one.
+    /// </summary>
+    public static IList<ChatMessage> Messages(CampaignRequest request)
+    {
+        List<ChatMessage> messages = [new ChatMessage(ChatRole.System, Instructions), new ChatMessage(ChatRole.User, request.Prompt)];
+        if (request.MovementContext is { } movement) messages.Add(new ChatMessage(ChatRole.User, movement));
+        return messages;
     }
 
     /// <summary>Reads the answer's JSON (tolerating a Markdown code fence around it) into segments.</summary>
