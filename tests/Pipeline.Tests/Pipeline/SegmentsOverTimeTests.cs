@@ -239,6 +239,35 @@ public sealed class SegmentsOverTimeTests : IDisposable
         var predictions5 = Predictions("run-5");
         Assert.All(survivors, u => Assert.Equal(AsOf[0], predictions5[u].Since));
         Assert.All(Users(21, 100).Except(survivors), u => Assert.Equal((b, AsOf[2]), (predictions5[u].Centroid, predictions5[u].Since)));
+
+        // The Runner reads the same bucket: the history as a table, the held run, a run's gate and matrix, a diff.
+        var list = Runs["list"];
+        Assert.Equal(4, list.Split('\n').Count(l => l.StartsWith("run-", StringComparison.Ordinal)));
+        Assert.Contains("  run-4", list, StringComparison.Ordinal);
+        Assert.Contains("failed: fresh_data, min_segment_share", list, StringComparison.Ordinal);
+        var show = Runs["show", "run-2"];
+        Assert.Contains("Migration from run-1 (2026-01-01): 20 moved, 270 stayed, 30 new, 10 gone", show, StringComparison.Ordinal);
+        Assert.Contains("skipped", Runs["show", "run-1"], StringComparison.Ordinal);
+        Assert.Contains("Migration from run-1", Runs["diff", "run-1", "run-2"], StringComparison.Ordinal);
+        Assert.Equal(1, Runs.Exit("release", "run-2"));
+    }
+
+    private RunsInvocation Runs => new(Bucket);
+
+    /// <summary>Invokes <c>runs</c> on the bucket and returns what it printed.</summary>
+    private sealed class RunsInvocation(string bucket)
+    {
+        public string this[params string[] args] => Invoke(args).Output;
+
+        public int Exit(params string[] args) => Invoke(args).Exit;
+
+        private (int Exit, string Output) Invoke(string[] args)
+        {
+            var output = new StringWriter();
+            var exit = Runner.Commands.RunsCommand.Create().Parse([args[0], .. args[1..], "--bucket", bucket])
+                .Invoke(new System.CommandLine.InvocationConfiguration { Output = output, Error = output });
+            return (exit, output.ToString());
+        }
     }
 
     private static List<(int? From, int? To, long Customers)> Cells(SegmentMigration migration) =>
