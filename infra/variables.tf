@@ -207,6 +207,23 @@ variable "maximum_backoff" {
 
 # --- Schedule ------------------------------------------------------------------------------------------------------
 
+variable "stalled_run_seconds" {
+  description = "A run still running this long after it started is failed by the watchdog's sweep and announced on run-failed (Pipeline__StalledRunSeconds). Keep it above the longest run."
+  type        = number
+  default     = 21600
+
+  validation {
+    condition     = var.stalled_run_seconds >= 60 && var.stalled_run_seconds <= 604800 && floor(var.stalled_run_seconds) == var.stalled_run_seconds
+    error_message = "stalled_run_seconds must be a whole number from 60 to 604800."
+  }
+}
+
+variable "sweep_schedule" {
+  description = "When Cloud Scheduler asks the watchdog to fail stalled runs, in cron syntax (UTC)."
+  type        = string
+  default     = "17 * * * *"
+}
+
 variable "schedule" {
   description = "When Cloud Scheduler publishes the trigger, in cron syntax."
   type        = string

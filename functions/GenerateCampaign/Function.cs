@@ -18,13 +18,17 @@ public sealed class Function(StageExecutor stage, SegmentModelStore models, ICam
             var runId = chart.RunId;
             var model = await models.ReadAsync(chart.ModelObject, ct);
             var centroids = CentroidSummary.Build(model, chart.Segments);
-            await bucket.WriteAsync(BucketLayout.Centroids(runId), CentroidSummary.ToCsv(centroids), ContentTypes.Csv, null, ct);
+            var centroidsObject = BucketLayout.Centroids(runId);
+            foreach (var c in centroids)
+                FiniteNumbers.RequireCentroid(Stages.GenerateCampaign, centroidsObject, c.CentroidId, c.DaysSinceLastOrder, c.CountOrders, c.AverageSpend);
+            await bucket.WriteAsync(centroidsObject, CentroidSummary.ToCsv(centroids), ContentTypes.Csv, null, ct);
 
             var prompt = CampaignPrompt.Build(centroids);
             var migration = await ledger.GetMigrationAsync(runId, ct);
             var request = new CampaignRequest(runId, centroids, prompt, migration);
             var draft = await writer.WriteAsync(request, ct);
-            var document = new CampaignDocument(runId, draft.Writer, draft.Model, prompt, draft.Segments, centroids, request.MovementContext);
+            var document = new CampaignDocument(runId, draft.Writer, draft.Model, prompt, draft.Segments, centroids, draft.WriterInstructions,
+                request.MovementContext);
             await bucket.WriteAsync(BucketLayout.CampaignJson(runId), Core.PipelineJson.Serialize(document, indented: true), ContentTypes.Json, null, ct);
             await bucket.WriteAsync(BucketLayout.CampaignMarkdown(runId), CampaignMarkdown.Render(document), ContentTypes.Markdown, null, ct);
 

@@ -96,14 +96,14 @@ public static class SegmentChart
         }
     }
 
-    /// <summary>Segments by centroid id with their full size, in solid colour, beside the plot where it hides no dot.</summary>
+    /// <summary>Segments in centroid-id order, each entry numbered as its marker, with their full size, in solid colour, beside the plot where it hides no dot.</summary>
     private static void AddLegend(Plot plot, IReadOnlyList<ChartSeries> series)
     {
         foreach (var segment in series)
         {
             plot.Legend.ManualItems.Add(new LegendItem
             {
-                LabelText = LegendLabel(segment.Segment, segment.Customers),
+                LabelText = LegendLabel(segment.CentroidId, segment.Segment, segment.Customers),
                 MarkerShape = MarkerShape.FilledCircle,
                 MarkerSize = 10,
                 MarkerFillColor = segment.Color,
@@ -130,8 +130,9 @@ public static class SegmentChart
         plot.Legend.FontName = font;
     }
 
-    internal static string LegendLabel(string segment, long customers) =>
-        string.Create(CultureInfo.InvariantCulture, $"{segment} (n = {customers:N0})");
+    /// <summary>"1 Champions (n = 1,234)": the id as on the centroid's marker, so a reader can tell which is which.</summary>
+    internal static string LegendLabel(int centroidId, string segment, long customers) =>
+        string.Create(CultureInfo.InvariantCulture, $"{centroidId} {segment} (n = {customers:N0})");
 
     /// <summary>
     /// One entry per centroid id in the sizes or the model, by id: the segment's name and size from the sizes
@@ -180,12 +181,14 @@ internal readonly record struct AxisRange(double Min, double Max, double? CutAt,
         }
         if (high <= low) high = low + 1;
 
-        var beyond = sorted.Length - Array.FindLastIndex(sorted, v => v <= high) - 1;
-        // Room for the centroid discs at the edges; none past a cut, so that the axis ends where its label says.
+        // Room for a centroid's disc (26 px across, 5 % of an axis is at least 35 px here) around every centroid,
+        // also where the axis is cut: a cut at the highest centroid would clip its marker in half.
         var margin = (high - low) * 0.05;
+        var end = shown.Length > 0 ? Math.Max(high, shown.Max() + margin) : high;
+        var beyond = sorted.Length - Array.FindLastIndex(sorted, v => v <= end) - 1;
         return beyond > 0
-            ? new AxisRange(low - margin, high, high, beyond / (double)sorted.Length)
-            : new AxisRange(low - margin, high + margin, null, 0);
+            ? new AxisRange(low - margin, end, end, beyond / (double)sorted.Length)
+            : new AxisRange(low - margin, Math.Max(end, high + margin), null, 0);
     }
 
     /// <summary>The axis title, saying where the axis was cut when it was.</summary>

@@ -15,6 +15,7 @@ public sealed class Function(StageExecutor stage, ISegmentationEngine engine, Se
             var previous = await models.ReadPreviousAsync(stats.RunId, ct);
             var model = await engine.TrainAsync(stats.Parameters, previous, ct);
             var modelObject = BucketLayout.Model(stats.RunId);
+            FiniteNumbers.Require(Stages.TrainModel, modelObject, model);
             await models.WriteAsync(modelObject, model, ct);
 
             return new StageResult(

@@ -36,6 +36,23 @@ public sealed class CustomerFeatures
         return new CustomerFeatures([.. ids], [.. values]);
     }
 
+    /// <summary>
+    /// The same customers ordered by user id (this instance when they already are). K-means++ picks its first
+    /// centroids by row position, so a fixed order makes the model independent of the order the rows came in.
+    /// </summary>
+    public CustomerFeatures OrderedByUserId()
+    {
+        var ordered = true;
+        for (var i = 1; i < Count && ordered; i++) ordered = UserIds[i - 1] <= UserIds[i];
+        if (ordered) return this;
+        var ids = (long[])UserIds.Clone();
+        var positions = Enumerable.Range(0, Count).ToArray();
+        Array.Sort(ids, positions);
+        var values = new double[Values.Length];
+        for (var i = 0; i < positions.Length; i++) Array.Copy(Values, positions[i] * Dimensions, values, i * Dimensions, Dimensions);
+        return new CustomerFeatures(ids, values);
+    }
+
     /// <summary>The values of one feature, sorted: the population a centroid is scored against.</summary>
     public double[] SortedColumn(int feature)
     {

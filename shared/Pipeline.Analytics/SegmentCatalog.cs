@@ -42,6 +42,20 @@ public static class SegmentCatalog
         new(Lost, 1, 1, 1),
     ];
 
+    /// <summary>
+    /// The names that say a customer has lapsed, is lost or is at risk. The naming rule: a centroid with one of
+    /// these names is never more recent (fewer days since the last order) than a centroid with any other name
+    /// (those still active, or about to sleep) — so "Lapsed Big Spenders" never sits beside a more recent
+    /// "About to Sleep".
+    /// </summary>
+    public static IReadOnlySet<string> Lapsed { get; } = new HashSet<string>(StringComparer.Ordinal)
+    {
+        AtRisk, CantLoseThem, LapsedBigSpenders, Hibernating, Lost,
+    };
+
+    /// <summary>Whether a (possibly numbered) segment name says lapsed, lost or at risk.</summary>
+    public static bool IsLapsed(string segment) => Lapsed.Contains(BaseName(segment));
+
     /// <summary>The catalog name a (possibly numbered, e.g. "Lost 2") segment name was made from.</summary>
     public static string BaseName(string segment)
     {

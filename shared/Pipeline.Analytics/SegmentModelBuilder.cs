@@ -80,32 +80,66 @@ public static class SegmentModelBuilder
     private static double Value(double[] standardized) => -standardized[0] + standardized[1] + standardized[2];
 
     /// <summary>
-    /// Each centroid gets the catalog segment nearest its continuous RFM scores, each name once (the Hungarian
-    /// algorithm over centroid × segment distances). Past the catalog's size, names repeat with a number.
+    /// Each centroid gets the catalog segment nearest its continuous RFM scores, each name once, under the naming
+    /// rule of <see cref="SegmentCatalog.Lapsed"/>: the centroids with lapsed names are the least recent ones. For
+    /// every split (the d least recent centroids take lapsed names, the rest the others) the Hungarian algorithm
+    /// pairs each side with its names; the split with the least total distance wins, so the rule costs the
+    /// naming as little as it can. Past a side's catalog size, names repeat with a number.
     /// </summary>
     private static string[] AssignNames(IReadOnlyList<double[]> centroids, PopulationProfile population)
     {
         var k = centroids.Count;
-        var catalog = SegmentCatalog.All;
-        var copies = (k + catalog.Count - 1) / catalog.Count;
+        var scores = centroids.Select(c =>
+        {
+            var (r, f, m) = population.Rank(c[0], c[1], c[2]);
+            return new[] { 1 + 4 * r, 1 + 4 * f, 1 + 4 * m };
+        }).ToArray();
+        var lapsedNames = SegmentCatalog.All.Where(s => SegmentCatalog.Lapsed.Contains(s.Name)).ToList();
+        var activeNames = SegmentCatalog.All.Where(s => !SegmentCatalog.Lapsed.Contains(s.Name)).ToList();
+        var leastRecentFirst = Enumerable.Range(0, k).OrderByDescending(i => centroids[i][0]).ThenBy(i => i).ToArray();
+
+        string[]? best = null;
+        var bestCost = double.PositiveInfinity;
+        for (var lapsed = 0; lapsed <= k; lapsed++)
+        {
+            var names = new string[k];
+            var cost = Name(leastRecentFirst[..lapsed], lapsedNames, scores, names) + Name(leastRecentFirst[lapsed..], activeNames, scores, names);
+            if (cost < bestCost - 1e-9)
+            {
+                bestCost = cost;
+                best = names;
+            }
+        }
+        return best!;
+    }
+
+    /// <summary>Names the given centroids from one side of the catalog (Hungarian); returns the total distance.</summary>
+    private static double Name(int[] rows, IReadOnlyList<RfmSegment> catalog, double[][] scores, string[] names)
+    {
+        if (rows.Length == 0) return 0;
+        var copies = (rows.Length + catalog.Count - 1) / catalog.Count;
         var options = Enumerable.Range(0, copies)
             .SelectMany(copy => catalog.Select(s => (Segment: s, Name: copy == 0 ? s.Name : $"{s.Name} {copy + 1}")))
             .ToList();
-
-        var cost = new double[k, options.Count];
-        for (var i = 0; i < k; i++)
+        var cost = new double[rows.Length, options.Count];
+        for (var i = 0; i < rows.Length; i++)
         {
-            var (r, f, m) = population.Rank(centroids[i][0], centroids[i][1], centroids[i][2]);
-            var scores = new[] { 1 + 4 * r, 1 + 4 * f, 1 + 4 * m };
+            var score = scores[rows[i]];
             for (var j = 0; j < options.Count; j++)
             {
                 var s = options[j].Segment;
-                cost[i, j] = Square(scores[0] - s.Recency) + Square(scores[1] - s.Frequency) + Square(scores[2] - s.Monetary)
-                             + j / catalog.Count * 1000.0; // a numbered copy only when every plain name is taken
+                cost[i, j] = Square(score[0] - s.Recency) + Square(score[1] - s.Frequency) + Square(score[2] - s.Monetary)
+                             + j / catalog.Count * 1000.0; // a numbered copy only when every plain name of the side is taken
             }
         }
         var match = AssignmentSolver.Solve(cost);
-        return match.Select(j => options[j].Name).ToArray();
+        var total = 0.0;
+        for (var i = 0; i < rows.Length; i++)
+        {
+            names[rows[i]] = options[match[i]].Name;
+            total += cost[i, match[i]];
+        }
+        return total;
     }
 
     private static double Square(double x) => x * x;

@@ -22,6 +22,7 @@ public static class SegmentationTrainer
         KMeansOptions? options = null)
     {
         const int d = CustomerFeatures.Dimensions;
+        customers = customers.OrderedByUserId();
         var heldOut = new bool[customers.Count];
         for (var i = 0; i < customers.Count; i++)
             heldOut[i] = HoldOutSplit.IsHeldOut(customers.UserIds[i], parameters.Seed, parameters.TestFraction);
@@ -33,6 +34,17 @@ public static class SegmentationTrainer
             throw new PermanentPipelineException(
                 $"too few customers for k = {minimum}: {customers.Count} customers in the window, {training.Count} of them in the training split");
 
+        // k segments need k different customers: with fewer, K-means would return duplicate centroids, named
+        // and drawn as if they were different segments.
+        var distinct = Enumerable.Range(0, training.Count)
+            .Select(i => (training.Values[i * d], training.Values[i * d + 1], training.Values[i * d + 2]))
+            .Distinct().Take(RunParameters.MaxK + 1).Count();
+        if (distinct < minimum)
+            throw new PermanentPipelineException(
+                $"too few distinct customers for k = {minimum}: the {training.Count} training customers have only {distinct} different " +
+                $"combination(s) of {Features.DaysSinceLastOrder}, {Features.CountOrders} and {Features.AverageSpend}, e.g. " +
+                string.Create(CultureInfo.InvariantCulture, $"({training.Values[0]}, {training.Values[1]}, {training.Values[2]})"));
+
         var standardization = StandardScaler.Fit(training);
         var trainingPoints = StandardScaler.Transform(training, standardization);
         // With very few customers the held-out split can be empty; then the metrics describe the training rows.
@@ -40,7 +52,7 @@ public static class SegmentationTrainer
 
         var (k, selection) = parameters.K is { } fixedK
             ? (fixedK, "fixed")
-            : ChooseK(trainingPoints, evaluationPoints, parameters.Seed, options);
+            : ChooseK(trainingPoints, evaluationPoints, parameters.Seed, options, distinct);
 
         var fit = KMeans.Fit(trainingPoints, d, k, parameters.Seed, options);
         var metrics = new ModelMetrics(
@@ -60,7 +72,7 @@ public static class SegmentationTrainer
     /// The model-selection rule for "auto": fit each candidate k on (a sample of) the training rows and keep the
     /// one with the lowest Davies–Bouldin index on the held-out rows; ties go to the smaller k.
     /// </summary>
-    private static (int K, string Selection) ChooseK(double[] training, double[] evaluation, int seed, KMeansOptions? options)
+    private static (int K, string Selection) ChooseK(double[] training, double[] evaluation, int seed, KMeansOptions? options, int distinct)
     {
         const int d = CustomerFeatures.Dimensions;
         var rows = training.Length / d;
@@ -75,7 +87,7 @@ public static class SegmentationTrainer
         }
 
         var scores = new List<(int K, double Index)>();
-        foreach (var k in AutoCandidates.Where(k => k <= sample.Length / d))
+        foreach (var k in AutoCandidates.Where(k => k <= sample.Length / d && k <= distinct))
         {
             var fit = KMeans.Fit(sample, d, k, seed, options);
             scores.Add((k, ClusterMetrics.DaviesBouldin(evaluation, fit.Centroids, d)));

@@ -29,7 +29,10 @@ public sealed record CampaignSegment(int CentroidId, string Title, string Person
 
 /// <summary>What a writer produced, and which writer and model produced it.</summary>
 /// <param name="Notes">What the manifest should say, e.g. that an LLM answer was rejected and the offline text used.</param>
-public sealed record CampaignDraft(string Writer, string? Model, IReadOnlyList<CampaignSegment> Segments, IReadOnlyList<string> Notes);
+/// <param name="WriterInstructions">What the writer told the model besides the lab's prompt (a system instruction),
+/// saved beside the prompt in <c>campaign.json</c>; null for the offline writer.</param>
+public sealed record CampaignDraft(string Writer, string? Model, IReadOnlyList<CampaignSegment> Segments, IReadOnlyList<string> Notes,
+    string? WriterInstructions = null);
 
 /// <summary>
 /// Writes the campaign for a run's segments: the offline rule-based writer by default, an LLM (Vertex AI Gemini,
@@ -40,10 +43,12 @@ public interface ICampaignWriter
     Task<CampaignDraft> WriteAsync(CampaignRequest request, CancellationToken cancellationToken);
 }
 
-/// <summary>
-/// <c>campaign.json</c>. <paramref name="Prompt"/> is the lab's prompt exactly; <paramref name="MovementContext"/> is what
-/// the writer received beside it about the segments' movement (null for the first run).
-/// </summary>
+/// <summary><c>campaign.json</c>.</summary>
+/// <param name="Prompt">The lab's prompt, byte for byte; nothing a writer adds is mixed into it.</param>
+/// <param name="WriterInstructions">What the writer sent besides the prompt (e.g. a system instruction for
+/// structured output), or null.</param>
+/// <param name="MovementContext">What the writer received beside the prompt about the segments' movement since the
+/// previous completed run (null for the first run).</param>
 public sealed record CampaignDocument(
     string RunId,
     string Writer,
@@ -51,4 +56,5 @@ public sealed record CampaignDocument(
     string Prompt,
     IReadOnlyList<CampaignSegment> Segments,
     IReadOnlyList<CentroidSummaryRow> Centroids,
+    string? WriterInstructions = null,
     string? MovementContext = null);

@@ -7,6 +7,7 @@ namespace Pipeline.Campaigns;
 /// <summary>The centroid summary: the model's centroids with each segment's size and share.</summary>
 public static class CentroidSummary
 {
+    /// <summary>The centroid table as the lab has it (each value rounded to 2 decimals, as <c>ROUND(x, 2)</c>), with sizes.</summary>
     public static IReadOnlyList<CentroidSummaryRow> Build(SegmentModel model, IReadOnlyList<SegmentSize> sizes)
     {
         var total = sizes.Sum(s => s.Customers);
@@ -15,8 +16,8 @@ public static class CentroidSummary
             .Select(c =>
             {
                 var customers = sizes.FirstOrDefault(s => s.CentroidId == c.CentroidId)?.Customers ?? 0;
-                return new CentroidSummaryRow(c.CentroidId, c.Segment, Math.Round(c.AverageSpend, 2), Math.Round(c.CountOrders, 2),
-                    Math.Round(c.DaysSinceLastOrder, 1), customers, total > 0 ? Math.Round((double)customers / total, 4) : 0, c.Score);
+                return new CentroidSummaryRow(c.CentroidId, c.Segment, CampaignPrompt.Round(c.AverageSpend), CampaignPrompt.Round(c.CountOrders),
+                    CampaignPrompt.Round(c.DaysSinceLastOrder), customers, total > 0 ? Math.Round((double)customers / total, 4) : 0, c.Score);
             })
             .ToList();
     }
@@ -36,19 +37,65 @@ public static class CentroidSummary
 }
 
 /// <summary>
-/// The prompt the lab sent to its LLM (text-bison), built from the centroid table the same way: the creative
-/// strategist instruction, then one line per cluster with its average spend, orders per person and recency.
+/// The prompt the lab sent to its LLM (text-bison), byte for byte (CONTRACT.md, "The lab's centroid table and
+/// prompt"): a leading newline, the creative brand strategist instruction, "Clusters:", one line per cluster of the
+/// centroid table (rounded to 2 decimals, values written as Python's <c>str()</c> writes a float), the "For each
+/// Cluster" tail and a trailing newline. What a writer adds is saved beside it, never mixed in.
 /// </summary>
 public static class CampaignPrompt
 {
     public const string Instruction =
-        "Pretend you're a creative strategist, given the following clusters come up with creative brand persona and title labels for each of these clusters, and explain step by step; what would be the next marketing step for these clusters";
+        "You're a creative brand strategist, given the following clusters, come up with creative brand persona, a catchy title, and next marketing action, explained step by step.";
 
+    private const string Tail = "For each Cluster:\n* Title:\n* Persona:\n* Next marketing step:";
+
+    /// <param name="rows">The centroid table, already rounded to 2 decimals (<see cref="CentroidSummary.Build"/>).</param>
     public static string Build(IReadOnlyList<CentroidSummaryRow> rows)
     {
-        var clusters = string.Join("\n", rows.Select(r => string.Create(CultureInfo.InvariantCulture,
-            $"Cluster {r.CentroidId}, Average Spend ${r.AverageSpend:0.00}, Count of orders per person {r.CountOrders:0.00}, Days since last order {r.DaysSinceLastOrder:0.0}")));
-        return $"\n{Instruction}\n\n{clusters}\n";
+        var clusters = string.Join("\n", rows.OrderBy(r => r.CentroidId).Select(r =>
+            $"cluster {r.CentroidId.ToString(CultureInfo.InvariantCulture)}, average spend ${PythonFloat(r.AverageSpend)}, " +
+            $"count of orders per person {PythonFloat(r.CountOrders)}, days since last order {PythonFloat(r.DaysSinceLastOrder)}"));
+        return $"\n{Instruction}\n\nClusters:\n{clusters}\n\n{Tail}\n";
+    }
+
+    /// <summary>BigQuery's <c>ROUND(x, 2)</c>: halves away from zero.</summary>
+    public static double Round(double value) => Math.Round(value, 2, MidpointRounding.AwayFromZero);
+
+    /// <summary>
+    /// A double as Python's <c>str()</c> (<c>repr</c>) writes it: the shortest digits that read back the same, always
+    /// with a decimal point (2.0), in scientific notation (1e+16, 1e-05) only below 1e-4 or from 1e16.
+    /// </summary>
+    public static string PythonFloat(double value)
+    {
+        if (double.IsNaN(value)) return "nan";
+        if (double.IsInfinity(value)) return value > 0 ? "inf" : "-inf";
+        var sign = value < 0 || (value == 0 && double.IsNegative(value)) ? "-" : "";
+        var text = Math.Abs(value).ToString("R", CultureInfo.InvariantCulture);
+        var exponent = 0;
+        var e = text.IndexOf('E', StringComparison.Ordinal);
+        if (e >= 0)
+        {
+            exponent = int.Parse(text[(e + 1)..], NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture);
+            text = text[..e];
+        }
+        var point = text.IndexOf('.', StringComparison.Ordinal);
+        var integerDigits = point < 0 ? text.Length : point;
+        var all = text.Replace(".", "", StringComparison.Ordinal);
+        var significant = all.TrimStart('0');
+        // The power of ten of the first significant digit.
+        var magnitude = integerDigits + exponent - (all.Length - significant.Length) - 1;
+        significant = significant.TrimEnd('0');
+        if (significant.Length == 0) return sign + "0.0";
+
+        if (magnitude < -4 || magnitude >= 16)
+        {
+            var mantissa = significant.Length == 1 ? significant : $"{significant[0]}.{significant[1..]}";
+            return string.Create(CultureInfo.InvariantCulture, $"{sign}{mantissa}e{(magnitude < 0 ? '-' : '+')}{Math.Abs(magnitude):00}");
+        }
+        if (magnitude < 0) return $"{sign}0.{new string('0', -magnitude - 1)}{significant}";
+        var digits = significant.PadRight(magnitude + 1, '0');
+        var fraction = digits[(magnitude + 1)..];
+        return $"{sign}{digits[..(magnitude + 1)]}.{(fraction.Length == 0 ? "0" : fraction)}";
     }
 }
 

@@ -37,3 +37,13 @@ public sealed class StageStillRunningException(string stage, string jobId)
 {
     public string JobId { get; } = jobId;
 }
+
+/// <summary>
+/// Another delivery holds the stage (<see cref="StageClaim"/>): this one is answered as a transient failure, so that
+/// it comes back when the holder has finished — or, if the holder crashed, when its lease has run out.
+/// </summary>
+public sealed class StageHeldException(string stage, string runId, StageClaim claim)
+    : Exception($"{stage} of run {runId} is being worked on by {claim.Holder} (lease until {claim.LeaseUntil:O}); delivered again later")
+{
+    public StageClaim Claim { get; } = claim;
+}

@@ -28,13 +28,33 @@ public sealed record RunManifest(
 }
 
 /// <summary>One stage's record in the manifest.</summary>
+/// <param name="Input">The body of the message the stage started from, so that a resume can deliver it again.</param>
+/// <param name="Output">The message the stage published, so that a resume can publish it again.</param>
+/// <param name="Claim">Who is working on the stage, while it runs.</param>
 public sealed record StageRecord(
     StageStatus Status,
     DateTimeOffset StartedAt,
     DateTimeOffset? FinishedAt,
     double? Seconds,
     int Attempts,
-    string? LastError = null);
+    string? LastError = null,
+    string? Input = null,
+    StageMessage? Output = null,
+    StageClaim? Claim = null);
+
+/// <summary>A message as published: its logical topic and its JSON body.</summary>
+public sealed record StageMessage(string Topic, string Data);
+
+/// <summary>
+/// A delivery's hold on a stage: only the holder works on it until <paramref name="LeaseUntil"/>, which the holder
+/// renews while it works; a holder that crashed stops renewing, and once the lease has run out another delivery
+/// (a redelivery, a resume) takes the stage over.
+/// </summary>
+/// <param name="Holder">host/process/delivery, for people reading the manifest.</param>
+public sealed record StageClaim(string Holder, DateTimeOffset LeaseUntil)
+{
+    public bool IsLive(DateTimeOffset now) => LeaseUntil > now;
+}
 
 /// <summary>Why a run failed, and where; <paramref name="Announced"/> once <c>run-failed</c> was published.</summary>
 public sealed record RunError(string Stage, string Reason, bool Announced = false);

@@ -32,4 +32,18 @@ public sealed class PipelineOptions
     /// </summary>
     [Range(10, 590)]
     public int StageWaitSeconds { get; set; } = 540;
+
+    /// <summary>
+    /// How long a delivery's claim on a stage lasts without renewal (the holder renews it every third of this
+    /// while it works): after a crash, the stage can be taken over once this has passed.
+    /// </summary>
+    [Range(2, 3600)]
+    public int StageLeaseSeconds { get; set; } = 60;
+
+    /// <summary>
+    /// A run still <c>running</c> this long after its last manifest update is failed by the watchdog's sweep and
+    /// announced on <c>run-failed</c>, so that nobody waits for it for ever. Above the longest stage.
+    /// </summary>
+    [Range(60, 7 * 24 * 3600)]
+    public int StalledRunSeconds { get; set; } = 6 * 3600;
 }

@@ -18,7 +18,10 @@ public sealed class RunLedger(IBucket bucket, TimeProvider clock, IEnumerable<IR
         return stored is null ? null : ReadManifest(stored.Content);
     }
 
-    /// <summary>Applies <paramref name="change"/> to the run's manifest (a new one if there is none) and stores it.</summary>
+    /// <summary>
+    /// Applies <paramref name="change"/> to the run's manifest (a new one if there is none) and stores it. A change
+    /// that returns the manifest it was given unchanged writes nothing.
+    /// </summary>
     public async Task<RunManifest> UpdateAsync(string runId, RunParameters? parameters,
         Func<RunManifest, RunManifest> change, CancellationToken cancellationToken)
     {
@@ -29,7 +32,9 @@ public sealed class RunLedger(IBucket bucket, TimeProvider clock, IEnumerable<IR
             var now = clock.GetUtcNow();
             var current = stored is null ? RunManifest.New(runId, parameters, now) : ReadManifest(stored.Content);
             if (current.Parameters is null && parameters is not null) current = current with { Parameters = parameters };
-            var updated = change(current) with { UpdatedAt = now };
+            var changed = change(current);
+            if (stored is not null && ReferenceEquals(changed, current)) return current;
+            var updated = changed with { UpdatedAt = now };
             try
             {
                 await bucket.WriteAsync(name, PipelineJson.Serialize(updated, indented: true), ContentTypes.Json,
@@ -181,23 +186,37 @@ public sealed class RunLedger(IBucket bucket, TimeProvider clock, IEnumerable<IR
 /// <summary>The manifest changes the stages make.</summary>
 public static class ManifestChanges
 {
-    public static RunManifest StageStarted(this RunManifest manifest, string stage, DateTimeOffset now)
+    /// <summary>The stage is claimed by <paramref name="claim"/> and starts (again) from <paramref name="input"/>.</summary>
+    public static RunManifest StageStarted(this RunManifest manifest, string stage, DateTimeOffset now, string? input = null,
+        StageClaim? claim = null)
     {
-        var attempts = manifest.Stages.TryGetValue(stage, out var previous) ? previous.Attempts : 0;
+        var previous = manifest.Stages.GetValueOrDefault(stage);
         return manifest with
         {
             Status = RunStatus.Running,
-            Stages = With(manifest.Stages, stage, new StageRecord(StageStatus.Running, now, null, null, attempts + 1)),
+            Stages = With(manifest.Stages, stage, new StageRecord(StageStatus.Running, now, null, null, (previous?.Attempts ?? 0) + 1,
+                previous?.LastError, input ?? previous?.Input, Claim: claim)),
         };
     }
 
+    /// <summary>A transient failure: the error is kept and the claim released, so that the redelivery may start at once.</summary>
     public static RunManifest StageAttemptFailed(this RunManifest manifest, string stage, string error)
     {
-        if (!manifest.Stages.TryGetValue(stage, out var record)) return manifest;
-        return manifest with { Stages = With(manifest.Stages, stage, record with { LastError = error }) };
+        if (!manifest.Stages.TryGetValue(stage, out var record) || record.Status != StageStatus.Running) return manifest;
+        return manifest with { Stages = With(manifest.Stages, stage, record with { LastError = error, Claim = null }) };
     }
 
-    public static RunManifest StageCompleted(this RunManifest manifest, string stage, DateTimeOffset now, StageResult result)
+    /// <summary>Extends the holder's lease; changes nothing when the stage is no longer held by <paramref name="holder"/>.</summary>
+    public static RunManifest LeaseRenewed(this RunManifest manifest, string stage, string holder, DateTimeOffset leaseUntil)
+    {
+        if (manifest.Stages.GetValueOrDefault(stage) is not { Status: StageStatus.Running, Claim: { } claim } record || claim.Holder != holder)
+            return manifest;
+        return manifest with { Stages = With(manifest.Stages, stage, record with { Claim = claim with { LeaseUntil = leaseUntil } }) };
+    }
+
+    /// <param name="published">What the stage published, kept so that a resume can publish it again.</param>
+    public static RunManifest StageCompleted(this RunManifest manifest, string stage, DateTimeOffset now, StageResult result,
+        StageMessage? published = null)
     {
         var started = manifest.Stages.TryGetValue(stage, out var record) ? record : new StageRecord(StageStatus.Running, now, null, null, 1);
         return manifest with
@@ -208,6 +227,8 @@ public static class ManifestChanges
                 FinishedAt = now,
                 Seconds = Math.Round((now - started.StartedAt).TotalSeconds, 3),
                 LastError = null,
+                Output = published ?? started.Output,
+                Claim = null,
             }),
             Metrics = Merge(manifest.Metrics, result.Metrics),
             Files = Merge(manifest.Files, result.Files),
@@ -243,6 +264,7 @@ public static class ManifestChanges
             FinishedAt = now,
             Seconds = Math.Round((now - record.StartedAt).TotalSeconds, 3),
             LastError = reason,
+            Claim = null,
         });
         return manifest with { Status = RunStatus.Failed, Stages = stages, Error = new RunError(stage, reason) };
     }

@@ -1,16 +1,24 @@
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace Pipeline.Core;
 
 /// <summary>
 /// The delivery protocol every stage shares (CONTRACT.md, "Delivery semantics"): decode the message, skip a
-/// duplicate, record the stage in the manifest, do the work, publish the next message, and only then mark the
-/// stage completed. A permanent failure is recorded and announced on <c>run-failed</c> and the delivery is
-/// acknowledged; any other exception propagates so that the transport delivers again.
+/// duplicate, claim the stage in the manifest (recording the message it starts from), do the work, publish the next
+/// message, and only then mark the stage completed. A permanent failure is recorded and announced on
+/// <c>run-failed</c> and the delivery is acknowledged; any other exception propagates so that the transport
+/// delivers again. The claim is a conditional write with a lease the holder renews while it works: a second
+/// delivery of the same message at the same time finds the stage held and is answered as a transient failure
+/// (<see cref="StageHeldException"/>), so it comes back later and finds the stage completed — or, if the holder
+/// crashed, takes the stage over once the lease has run out.
 /// </summary>
-public sealed class StageExecutor(RunLedger ledger, IMessagePublisher publisher, TimeProvider clock, ILogger<StageExecutor> logger)
+public sealed class StageExecutor(RunLedger ledger, IMessagePublisher publisher, TimeProvider clock, ILogger<StageExecutor> logger,
+    IOptions<PipelineOptions>? options = null, IEnumerable<IStageObserver>? observers = null)
 {
+    private readonly TimeSpan _lease = TimeSpan.FromSeconds((options?.Value ?? new PipelineOptions()).StageLeaseSeconds);
+
     /// <summary>Runs a stage whose trigger is a <see cref="RunMessage"/> of type <typeparamref name="TIn"/>.</summary>
     public Task RunAsync<TIn>(string stage, PipelineMessage message,
         Func<TIn, CancellationToken, Task<StageResult>> work, CancellationToken cancellationToken) where TIn : RunMessage =>
@@ -52,50 +60,87 @@ public sealed class StageExecutor(RunLedger ledger, IMessagePublisher publisher,
             return;
         }
 
-        await ledger.UpdateAsync(input.RunId, input.Parameters, m => m.StageStarted(stage, clock.GetUtcNow()), cancellationToken);
+        var holder = $"{Environment.MachineName}/{Environment.ProcessId}/{message.MessageId}/{Guid.NewGuid():N}";
+        var started = await ledger.UpdateAsync(input.RunId, input.Parameters, m =>
+        {
+            var now = clock.GetUtcNow();
+            return m.Stages.GetValueOrDefault(stage) switch
+            {
+                { Status: StageStatus.Completed } => m,
+                { Status: StageStatus.Running, Claim: { } claim } when claim.IsLive(now) => m,
+                _ when m.Status == RunStatus.Failed => m,
+                _ => m.StageStarted(stage, now, System.Text.Encoding.UTF8.GetString(message.Data.Span), new StageClaim(holder, now + _lease)),
+            };
+        }, cancellationToken);
+        var record = started.Stages.GetValueOrDefault(stage);
+        if (record?.Claim?.Holder != holder)
+        {
+            if (record is { Status: StageStatus.Running, Claim: { } other })
+                throw new StageHeldException(stage, input.RunId, other);
+            // Completed or failed by another delivery between the first read and the claim.
+            logger.LogInformation("{Stage} of run {RunId} was finished by another delivery; message {MessageId} ignored", stage, input.RunId, message.MessageId);
+            return;
+        }
         logger.LogInformation("{Stage} started for run {RunId}", stage, input.RunId);
 
-        StageResult result;
+        using var renewal = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var renewing = RenewLeaseAsync(input.RunId, stage, holder, renewal.Token);
         try
         {
-            result = await work(input, cancellationToken);
+            foreach (var observer in observers ?? []) await observer.StageClaimedAsync(stage, input.RunId, cancellationToken);
+            var result = await work(input, cancellationToken);
+
+            // The gate's verdict is in the manifest before the next stage can start, so the run's end finds it.
+            if (result.Gate is { } gate)
+                await ledger.UpdateAsync(input.RunId, input.Parameters, m => m with { QualityGate = gate }, cancellationToken);
+            var outgoing = result.Message;
+            if (result.CompletesRun)
+            {
+                // The run is complete (latest.json and history.json updated) or held before run-completed is
+                // published, so a reader woken by that message finds everything in place.
+                var finished = await ledger.FinishRunAsync(input.RunId, input.Parameters, cancellationToken);
+                if (finished.Status == RunStatus.Held && outgoing is RunCompleted completed)
+                {
+                    var failedChecks = finished.QualityGate!.Failed.Select(c => c.Name).ToList();
+                    outgoing = completed with { Status = RunStatus.Held, FailedChecks = failedChecks };
+                    logger.LogWarning("Run {RunId} is held: it failed the quality gate ({FailedChecks}); latest.json and history.json are unchanged",
+                        input.RunId, string.Join(", ", failedChecks));
+                }
+            }
+            var published = await PublishAsync(result.Topic, outgoing, input.RunId, stage, cancellationToken);
+            var final = await ledger.UpdateAsync(input.RunId, input.Parameters,
+                m => m.StageCompleted(stage, clock.GetUtcNow(), result, new StageMessage(result.Topic, System.Text.Encoding.UTF8.GetString(published))),
+                cancellationToken);
+            logger.LogInformation("{Stage} completed for run {RunId} in {Seconds} s; published {Topic}",
+                stage, input.RunId, final.Stages[stage].Seconds, result.Topic);
         }
         catch (PermanentPipelineException e)
         {
             logger.LogError("{Stage} failed permanently for run {RunId}: {Reason}", stage, input.RunId, e.Message);
             await FailAsync(input.RunId, stage, input.Parameters, e.Message, cancellationToken);
-            return;
         }
-        catch (Exception e) when (e is not OperationCanceledException)
+        catch (Exception e)
         {
-            // Transient: leave a trace in the manifest, then let the transport deliver again.
-            logger.LogWarning(e, "{Stage} failed for run {RunId} and will be retried: {Reason}", stage, input.RunId, e.Message);
+            // Transient (the work, the publish or the manifest failed; or the delivery was abandoned): leave a trace
+            // in the manifest and release the claim, then let the transport deliver again.
+            if (e is not OperationCanceledException)
+                logger.LogWarning(e, "{Stage} failed for run {RunId} and will be retried: {Reason}", stage, input.RunId, e.Message);
             await ledger.UpdateAsync(input.RunId, input.Parameters, m => m.StageAttemptFailed(stage, e.Message), CancellationToken.None);
             throw;
         }
-
-        // The gate's verdict is in the manifest before the next stage can start, so the run's end finds it.
-        if (result.Gate is { } gate)
-            await ledger.UpdateAsync(input.RunId, input.Parameters, m => m with { QualityGate = gate }, cancellationToken);
-        var outgoing = result.Message;
-        if (result.CompletesRun)
+        finally
         {
-            // The run is complete (latest.json and history.json updated) or held before run-completed is
-            // published, so a reader woken by that message finds everything in place.
-            var finished = await ledger.FinishRunAsync(input.RunId, input.Parameters, cancellationToken);
-            if (finished.Status == RunStatus.Held && outgoing is RunCompleted completed)
-            {
-                var failedChecks = finished.QualityGate!.Failed.Select(c => c.Name).ToList();
-                outgoing = completed with { Status = RunStatus.Held, FailedChecks = failedChecks };
-                logger.LogWarning("Run {RunId} is held: it failed the quality gate ({FailedChecks}); latest.json and history.json are unchanged",
-                    input.RunId, string.Join(", ", failedChecks));
-            }
+            await renewal.CancelAsync();
+            await renewing;
         }
-        await PublishAsync(result.Topic, outgoing, input.RunId, stage, cancellationToken);
-        var final = await ledger.UpdateAsync(input.RunId, input.Parameters, m => m.StageCompleted(stage, clock.GetUtcNow(), result), cancellationToken);
-        logger.LogInformation("{Stage} completed for run {RunId} in {Seconds} s; published {Topic}",
-            stage, input.RunId, final.Stages[stage].Seconds, result.Topic);
     }
+
+    /// <summary>
+    /// Fails a run from outside its stages (the watchdog: a message Pub/Sub gave up on, a run stalled too long):
+    /// recorded in the manifest and announced on <c>run-failed</c> once, as a stage's permanent failure is.
+    /// </summary>
+    public Task FailRunAsync(string runId, string stage, string reason, CancellationToken cancellationToken) =>
+        FailAsync(runId, stage, null, reason, cancellationToken);
 
     private async Task FailAsync(string runId, string stage, RunParameters? parameters, string reason, CancellationToken cancellationToken)
     {
@@ -117,9 +162,37 @@ public sealed class StageExecutor(RunLedger ledger, IMessagePublisher publisher,
         await ledger.UpdateAsync(runId, parameters, m => m with { Error = m.Error! with { Announced = true } }, cancellationToken);
     }
 
-    private Task PublishAsync<T>(string topic, T message, string runId, string stage, CancellationToken cancellationToken) =>
-        publisher.PublishAsync(topic, PipelineJson.Serialize(message),
-            new Dictionary<string, string> { ["run_id"] = runId, ["stage"] = stage }, cancellationToken);
+    /// <summary>Publishes and returns the body published.</summary>
+    private async Task<byte[]> PublishAsync<T>(string topic, T message, string runId, string stage, CancellationToken cancellationToken)
+    {
+        var body = PipelineJson.Serialize(message);
+        await publisher.PublishAsync(topic, body, new Dictionary<string, string> { ["run_id"] = runId, ["stage"] = stage }, cancellationToken);
+        return body;
+    }
+
+    /// <summary>Keeps the claim alive while the work runs; a lost claim is logged, the work goes on (its outputs are whole and deterministic).</summary>
+    private async Task RenewLeaseAsync(string runId, string stage, string holder, CancellationToken cancellationToken)
+    {
+        using var timer = new PeriodicTimer(_lease / 3, clock);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(cancellationToken))
+            {
+                var renewed = await ledger.UpdateAsync(runId, null, m => m.LeaseRenewed(stage, holder, clock.GetUtcNow() + _lease), cancellationToken);
+                if (renewed.Stages.GetValueOrDefault(stage)?.Claim?.Holder != holder)
+                    logger.LogWarning("{Stage} of run {RunId}: the claim passed to another delivery while this one worked", stage, runId);
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // The work ended.
+        }
+        catch (Exception e) when (e is IOException or ConcurrentUpdateException or InvalidDataException)
+        {
+            // A renewal that cannot be written only shortens the claim; the work itself decides the delivery's outcome.
+            logger.LogWarning("{Stage} of run {RunId}: the claim could not be renewed: {Reason}", stage, runId, e.Message);
+        }
+    }
 
     private static string? RunIdAttribute(PipelineMessage message) =>
         message.Attributes.TryGetValue("run_id", out var runId) && RunId.IsValid(runId) ? runId : null;
@@ -140,4 +213,14 @@ public sealed class StageExecutor(RunLedger ledger, IMessagePublisher publisher,
             throw new InvalidMessageException($"run_id '{value.RunId}' is invalid", RunIdAttribute(message));
         return value;
     }
+}
+
+/// <summary>
+/// Told when a delivery has claimed a stage, just before the work starts. Production registers none; the Runner's
+/// debug setting <c>Runner:PauseInStage</c> registers one that holds the process there, so that fault tests can kill
+/// it inside a stage deterministically.
+/// </summary>
+public interface IStageObserver
+{
+    Task StageClaimedAsync(string stage, string runId, CancellationToken cancellationToken);
 }

@@ -16,6 +16,12 @@ public static class Topics
     public const string RunCompleted = "run-completed";
     public const string RunFailed = "run-failed";
 
+    /// <summary>
+    /// Where Pub/Sub moves a message after max_delivery_attempts, and where the schedule sends the stalled-run
+    /// sweep; the watchdog handles both. Deployment plumbing rather than a topic of the chain, so not in <see cref="All"/>.
+    /// </summary>
+    public const string DeadLetter = "segmentation-dead-letter";
+
     /// <summary>Every topic of the contract, in chain order.</summary>
     public static IReadOnlyList<string> All { get; } =
         [Trigger, StatsReady, ModelTrained, PredictionsReady, ChartRendered, RunCompleted, RunFailed];

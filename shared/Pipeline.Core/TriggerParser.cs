@@ -23,6 +23,11 @@ public static class TriggerParser
         if (data.Trim((byte)' ').IsEmpty)
             return Resolve(new Dictionary<string, JsonElement>(), derivedRunId, today);
 
+        // JSON parses invalid UTF-8 inside strings and fails only when the string is read, which would look transient.
+        if (FirstInvalidUtf8(data) is { } bad)
+            throw new InvalidMessageException(
+                $"the trigger is not UTF-8 text: byte 0x{data[bad]:X2} at position {bad} is not valid UTF-8; send the JSON encoded as UTF-8", derivedRunId);
+
         JsonDocument document;
         try
         {
@@ -41,7 +46,9 @@ public static class TriggerParser
 
             var fields = new Dictionary<string, JsonElement>(StringComparer.Ordinal);
             foreach (var property in document.RootElement.EnumerateObject())
-                fields[property.Name] = property.Value.Clone();
+                if (!fields.TryAdd(property.Name, property.Value.Clone()))
+                    // JSON leaves a repeated name undefined; taking the last one would silently ignore the first.
+                    throw new InvalidMessageException($"the trigger has the field {Truncate(property.Name)} more than once", derivedRunId);
 
             // Name the run first, so that every later error is recorded under the run the sender asked for.
             var runId = derivedRunId;
@@ -130,6 +137,16 @@ public static class TriggerParser
             };
 
         return new RunParameters(runId, windowStart, windowEnd, asOf, k, metrics, seed, testFraction, acceptHeld);
+    }
+
+    private static int? FirstInvalidUtf8(ReadOnlySpan<byte> data)
+    {
+        for (var i = 0; i < data.Length;)
+        {
+            if (System.Text.Rune.DecodeFromUtf8(data[i..], out _, out var consumed) != System.Buffers.OperationStatus.Done) return i;
+            i += consumed;
+        }
+        return null;
     }
 
     private static string Truncate(string value) => value.Length <= 80 ? value : value[..80] + "…";

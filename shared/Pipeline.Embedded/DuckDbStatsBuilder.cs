@@ -29,11 +29,27 @@ public sealed class DuckDbStatsBuilder(IOptions<EmbeddedOptions> options, IBucke
             var items = DuckDb.Scalar<long>(connection, "SELECT CAST(coalesce(sum(items_counted), 0) AS BIGINT) FROM customer_stats");
 
             var statsObject = BucketLayout.CustomerStats(parameters.RunId);
+            RequireFinite(connection, Stages.BuildStats, statsObject, "customer_stats", Features.AverageSpend);
             await ParquetExport.WriteAsync(connection,
                 "SELECT user_id, days_since_last_order, count_orders, average_spend FROM customer_stats ORDER BY user_id",
                 bucket, statsObject, cancellationToken);
             return new StatsSummary(customers, items, statsObject);
         }, cancellationToken);
+
+    /// <summary>
+    /// Fails the stage when a column of a table about to be written holds NaN or infinity (prices that are each
+    /// finite can still add up past what a double holds), naming the column and a customer as the example.
+    /// </summary>
+    public static void RequireFinite(DuckDBConnection connection, string stage, string objectName, string table, string column)
+    {
+        using var command = DuckDb.Command(connection,
+            $"SELECT count(*), first(user_id) FROM {table} WHERE NOT isfinite(CAST({column} AS DOUBLE))");
+        using var reader = command.ExecuteReader();
+        reader.Read();
+        var rows = reader.GetInt64(0);
+        if (rows > 0)
+            throw FiniteNumbers.Error(stage, objectName, column, rows, $"user_id {reader.GetValue(1)}");
+    }
 
     /// <summary>
     /// The statistics of CONTRACT.md, "Customer statistics": the window is half-open in UTC; recency counts days

@@ -36,6 +36,7 @@ public sealed class EmbeddedSegmentationEngine(
             using var connection = DuckDb.Open(options.Value);
             DuckDb.Execute(connection, $"CREATE TEMP TABLE predictions AS {PredictionSql(model, DuckDb.ReadParquet(stats))}");
             var predictions = BucketLayout.Predictions(parameters.RunId);
+            DuckDbStatsBuilder.RequireFinite(connection, Stages.Predict, predictions, "predictions", "distance");
             var previousTable = previousParts is null ? null : PreviousSegmentsSql(connection, DuckDb.ReadParquet(previousParts), previous!.AsOf);
             await ParquetExport.WriteAsync(connection,
                 MovementSql("predictions", previousTable, parameters.AsOf, audiences.Value), bucket, predictions, cancellationToken);

@@ -1,3 +1,4 @@
+using System.IO.Compression;
 using DuckDB.NET.Data;
 using Pipeline.Core;
 
@@ -22,6 +23,8 @@ public static class OrderItemsSource
         var path = Path.GetFullPath(inputPath);
         if (!File.Exists(path))
             throw new PermanentPipelineException($"the input file {path} does not exist");
+        if (new FileInfo(path).Length == 0)
+            throw new PermanentPipelineException($"the input file {path} is empty: it needs a header ({string.Join(",", RequiredColumns)}) and rows");
 
         var source = Path.GetExtension(path).ToLowerInvariant() switch
         {
@@ -43,11 +46,13 @@ public static class OrderItemsSource
             throw new PermanentPipelineException($"the input {path} cannot be read: {FirstLine(e.Message)}", e);
         }
 
+        RequireWellFormedCsv(path, columns);
         var missing = RequiredColumns.Where(c => !columns.ContainsKey(c)).ToList();
         if (missing.Count > 0)
             throw new PermanentPipelineException(
                 $"the input {path} lacks the required column{(missing.Count > 1 ? "s" : "")} {string.Join(", ", missing)} " +
                 $"(it has: {string.Join(", ", columns.Keys)})");
+        RequireTypes(path, columns);
 
         DuckDb.Execute(connection, $"""
             CREATE OR REPLACE TEMP VIEW order_items AS
@@ -73,7 +78,7 @@ public static class OrderItemsSource
             ("order_id", "a whole number"),
             ("user_id", "a whole number"),
             ("created_at", "a timestamp such as 2022-03-04 05:06:07 UTC or 2022-03-04T05:06:07Z"),
-            ("sale_price", "a number"),
+            ("sale_price", "a finite number"),
         ];
         var selects = string.Join(",\n", checks.Select(c =>
             $"count(*) FILTER (WHERE {c.Column} IS NULL), first({c.Column}_raw) FILTER (WHERE {c.Column} IS NULL)"));
@@ -83,6 +88,8 @@ public static class OrderItemsSource
             using var reader = command.ExecuteReader();
             reader.Read();
             var rows = reader.GetInt64(0);
+            if (rows == 0)
+                throw new PermanentPipelineException($"the input {path} has no order items: a header and no rows");
             for (var i = 0; i < checks.Length; i++)
             {
                 var bad = reader.GetInt64(1 + 2 * i);
@@ -129,13 +136,110 @@ public static class OrderItemsSource
         return columns;
     }
 
+    /// <summary>
+    /// Checks what DuckDB's CSV reader does not: a gzip file cut short (DuckDB reads what is there), a header
+    /// naming a required column twice (DuckDB renames the second, sale_price_1, and the run would use the first),
+    /// and rows that do not match the header (then DuckDB's sniffer takes a data row for the header, and the
+    /// missing-column message would be misleading).
+    /// </summary>
+    private static void RequireWellFormedCsv(string path, Dictionary<string, string> columns)
+    {
+        var gzip = path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase);
+        if (!gzip && !path.EndsWith(".csv", StringComparison.OrdinalIgnoreCase)) return;
+        if (gzip) RequireWholeGzip(path);
+
+        string? header;
+        using (var file = File.OpenRead(path))
+        using (Stream content = gzip ? new GZipStream(file, CompressionMode.Decompress) : file)
+        using (var reader = new StreamReader(content, detectEncodingFromByteOrderMarks: true))
+            header = reader.ReadLine();
+        if (header is null) return;
+
+        var names = header.Split([',', ';', '\t', '|']).Select(n => n.Trim().Trim('"').Trim()).ToList();
+        var twice = RequiredColumns.Where(c => names.Count(n => n == c) > 1).ToList();
+        if (twice.Count > 0)
+            throw new PermanentPipelineException(
+                $"the input {path} has the column {string.Join(", ", twice)} more than once in its header; keep one");
+        if (RequiredColumns.All(names.Contains) && !RequiredColumns.All(columns.ContainsKey))
+            throw new PermanentPipelineException(
+                $"the input {path} has rows that do not match its header of {names.Count} columns (e.g. a row with an extra " +
+                "field): quote values that contain the delimiter, and give every row as many fields as the header");
+    }
+
+    /// <summary>A gzip file whose data ends early: its trailer (the uncompressed size) does not match what it holds.</summary>
+    private static void RequireWholeGzip(string path)
+    {
+        long total = 0;
+        uint expected;
+        try
+        {
+            using (var file = File.OpenRead(path))
+            using (var gzip = new GZipStream(file, CompressionMode.Decompress))
+            {
+                var buffer = new byte[81_920];
+                int read;
+                while ((read = gzip.Read(buffer)) > 0) total += read;
+            }
+            using var tail = File.OpenRead(path);
+            tail.Seek(-4, SeekOrigin.End);
+            var size = new byte[4];
+            tail.ReadExactly(size);
+            expected = BitConverter.ToUInt32(size);
+        }
+        catch (Exception e) when (e is InvalidDataException or IOException)
+        {
+            throw new PermanentPipelineException($"the input {path} is not a readable gzip file: {FirstLine(e.Message)}", e);
+        }
+        if ((uint)total != expected)
+            throw new PermanentPipelineException(
+                $"the input {path} is a truncated or damaged gzip file: it decompresses to {total:N0} bytes, its trailer says {expected:N0}");
+    }
+
+    private static readonly string[] IntegerTypes =
+        ["TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT"];
+
+    private static bool IsFractional(string type) => type is "FLOAT" or "DOUBLE" || type.StartsWith("DECIMAL", StringComparison.Ordinal);
+
+    /// <summary>
+    /// A typed column (Parquet, DuckDB) of a type that cannot hold the value: a boolean price or a numeric
+    /// timestamp would otherwise be converted into something plausible and wrong.
+    /// </summary>
+    private static void RequireTypes(string path, Dictionary<string, string> columns)
+    {
+        foreach (var (column, expected, fits) in new (string, string, Func<string, bool>)[]
+                 {
+                     ("order_id", "a whole number such as 12345", t => IntegerTypes.Contains(t) || IsFractional(t)),
+                     ("user_id", "a whole number such as 12345", t => IntegerTypes.Contains(t) || IsFractional(t)),
+                     ("status", "text such as Complete", _ => false),
+                     ("created_at", "a timestamp such as 2022-03-04 05:06:07 UTC", t => t.StartsWith("TIMESTAMP", StringComparison.Ordinal) || t == "DATE"),
+                     ("sale_price", "a number such as 19.99", t => IntegerTypes.Contains(t) || IsFractional(t)),
+                 })
+        {
+            var type = columns[column];
+            if (type != "VARCHAR" && !fits(type))
+                throw new PermanentPipelineException($"the input {path}'s column {column} is {type}: it must be {expected}, or text");
+        }
+    }
+
     private static bool IsText(string column, Dictionary<string, string> columns) => columns[column] == "VARCHAR";
 
-    private static string Integer(string column, Dictionary<string, string> columns) =>
-        IsText(column, columns) ? $"TRY_CAST(trim({column}) AS BIGINT)" : $"TRY_CAST({column} AS BIGINT)";
+    /// <summary>A whole number, or NULL: text with a fraction or an exponent, or a typed value with a fraction, is refused, not rounded.</summary>
+    private static string Integer(string column, Dictionary<string, string> columns) => columns[column] switch
+    {
+        "VARCHAR" => $"CASE WHEN regexp_full_match(trim({column}), '[+-]?[0-9]+') THEN TRY_CAST(trim({column}) AS BIGINT) END",
+        var type when IsFractional(type) => $"CASE WHEN {column} = trunc({column}) THEN TRY_CAST({column} AS BIGINT) END",
+        _ => $"TRY_CAST({column} AS BIGINT)",
+    };
 
-    private static string Decimal(string column, Dictionary<string, string> columns) =>
-        IsText(column, columns) ? $"TRY_CAST(trim({column}) AS DOUBLE)" : $"TRY_CAST({column} AS DOUBLE)";
+    /// <summary>
+    /// A finite double, or NULL (refused with the row count and an example): DuckDB reads <c>NaN</c>, <c>inf</c> and
+    /// <c>-Infinity</c> as valid doubles, and one of them would make every centroid NaN.
+    /// </summary>
+    private static string Decimal(string column, Dictionary<string, string> columns)
+    {
+        var value = IsText(column, columns) ? $"TRY_CAST(trim({column}) AS DOUBLE)" : $"TRY_CAST({column} AS DOUBLE)";
+        return $"CASE WHEN isfinite({value}) THEN {value} END";
+    }
 
     /// <summary>
     /// Text timestamps: BigQuery's export format first, then ISO 8601 with or without an offset; all end as UTC

@@ -59,11 +59,16 @@ public sealed class EmulatorChain : IAsyncDisposable
         try
         {
             await admin.WaitUntilReadyAsync(TimeSpan.FromSeconds(10), cancellationToken);
-            foreach (var topic in Topics.All) await admin.CreateTopicAsync(settings.TopicPrefix + topic, cancellationToken);
+            var declarations = functionTypes.Select(FunctionHost.Describe).ToList();
+            foreach (var topic in Topics.All.Concat(declarations.Select(d => d.TriggeredBy)).Distinct())
+                await admin.CreateTopicAsync(settings.TopicPrefix + topic, cancellationToken);
+            // With a function on the dead-letter topic (the watchdog), every other subscription dead-letters to it,
+            // as Terraform sets up Pub/Sub.
+            var deadLetter = declarations.Any(d => d.TriggeredBy == Topics.DeadLetter) ? settings.TopicPrefix + Topics.DeadLetter : null;
 
             for (var index = 0; index < functionTypes.Count; index++)
             {
-                var declaration = FunctionHost.Describe(functionTypes[index]);
+                var declaration = declarations[index];
                 var functionSettings = new Dictionary<string, string?>(settings.Settings)
                 {
                     ["PORT"] = (settings.BasePort == 0 ? 0 : settings.BasePort + index).ToString(CultureInfo.InvariantCulture),
@@ -87,7 +92,7 @@ public sealed class EmulatorChain : IAsyncDisposable
                 var subscription = SubscriptionName(settings.TopicPrefix, declaration);
                 served.Add(new ServedFunction(declaration, url, subscription, app));
                 await admin.CreatePushSubscriptionAsync(subscription, settings.TopicPrefix + declaration.TriggeredBy, url, settings.Delivery,
-                    cancellationToken);
+                    cancellationToken, declaration.TriggeredBy == Topics.DeadLetter ? null : deadLetter);
             }
             return new EmulatorChain(admin, served, settings);
         }

@@ -62,8 +62,9 @@ public static class PushEndpoint
             logger.LogWarning("Delivery {MessageId} was abandoned before the function finished", message.MessageId);
             return Answer(logger, message.MessageId, StatusCodes.Status503ServiceUnavailable, "abandoned", started);
         }
-        catch (StageStillRunningException e)
+        catch (Exception e) when (e is StageStillRunningException or StageHeldException)
         {
+            // Expected, not an error: a backend job still running, or another delivery working on the stage.
             logger.LogInformation("{Reason}; answering 503 so that Pub/Sub delivers {MessageId} again", e.Message, message.MessageId);
             return Answer(logger, message.MessageId, StatusCodes.Status503ServiceUnavailable, e.Message, started);
         }

@@ -66,6 +66,7 @@ public sealed class CampaignWriterTests : IDisposable
         Assert.Empty(draft.Notes);
         Assert.Equal([1, 2, 3], draft.Segments.Select(s => s.CentroidId));
         Assert.Equal("The Devoted Regulars", draft.Segments[0].Title);
+        Assert.Equal(ChatCampaignWriter.Instructions, draft.WriterInstructions); // saved beside the lab's prompt, not in it
         Assert.Equal(1, GeminiCalls);
     }
 

@@ -1,3 +1,5 @@
+using System.Globalization;
+using CsCheck;
 using DuckDB.NET.Data;
 using Pipeline.Analytics;
 using Pipeline.Embedded;
@@ -48,4 +50,33 @@ public sealed class SplitRuleTests
         Assert.Equal(100_000, rows);
         Assert.InRange(heldOut / 100_000.0, testFraction - 0.01, testFraction + 0.01);
     }
+
+    /// <summary>Random cases of <see cref="The_BigQuery_split_agrees_with_HoldOutSplit_on_random_ids_seeds_and_fractions"/>.</summary>
+    public const int RandomCases = 30;
+
+    [Fact]
+    public void The_BigQuery_split_agrees_with_HoldOutSplit_on_random_ids_seeds_and_fractions() =>
+        (from seed in Gen.Int[0, int.MaxValue]
+         from fraction in Gen.Double[0.0001, 0.5]
+         from ids in Gen.Long[-(1L << 62), 1L << 62].Array[1, 300]
+         select (seed, fraction, ids)).Sample((seed, fraction, ids) =>
+        {
+            var run = TestRuns.Parameters() with { Seed = seed, TestFraction = fraction };
+            var sql = BigQueryOnDuckDb.Translate(new SqlPlan(FakeBigQuery.Options(), run).Split().Sql,
+                new Dictionary<string, string> { ["stats_run_1"] = "stats" });
+            using var connection = BigQueryOnDuckDb.Open();
+            var values = string.Join(",", ids.Distinct().Select(id => $"({id.ToString(CultureInfo.InvariantCulture)})"));
+            DuckDb.Execute(connection, $"""
+                CREATE TABLE stats AS SELECT CAST(v AS BIGINT) AS user_id, 1 AS days_since_last_order, 1 AS count_orders, 1.0 AS average_spend
+                FROM (VALUES {values}) t(v)
+                """);
+            using var command = DuckDb.Command(connection, sql, ("seed", (long)seed), ("test_fraction", fraction));
+            using var reader = command.ExecuteReader();
+            while (reader.Read())
+            {
+                var userId = reader.GetInt64(reader.GetOrdinal("user_id"));
+                Assert.True(HoldOutSplit.IsHeldOut(userId, seed, fraction) == reader.GetBoolean(reader.GetOrdinal("held_out")),
+                    $"user {userId}, seed {seed}, fraction {fraction}: the BigQuery SQL and HoldOutSplit disagree");
+            }
+        }, iter: RandomCases, threads: 1);
 }

@@ -3,7 +3,7 @@ using System.Text.RegularExpressions;
 namespace Pipeline.Infra.Tests;
 
 /// <summary>
-/// Checks that cloudbuild.yaml builds, pushes and deploys every function of the chain, pushes nothing before the
+/// Checks that cloudbuild.yaml builds, pushes and deploys every function (the chain and its watchdog), pushes nothing before the
 /// tests have passed, and deploys to the services and service accounts Terraform creates.
 /// </summary>
 public static partial class CloudBuildCheck
@@ -38,7 +38,7 @@ public static partial class CloudBuildCheck
         foreach (var push in pushes.Where(push => tests.Count > 0 && !tests.Any(test => after[push].Contains(test))))
             gaps.Add($"{ids[push]} pushes an image without waiting for the tests ({string.Join(", ", tests.Select(t => ids[t]))})");
 
-        foreach (var function in code.Functions)
+        foreach (var function in code.Deployed)
         {
             var builds = Enumerable.Range(0, steps.Count)
                 .Where(i => IsDocker(steps[i], "build") && Flags(steps[i].Args, "--build-arg").Contains($"FUNCTION={function.Stage}"))

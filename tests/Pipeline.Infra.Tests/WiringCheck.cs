@@ -82,9 +82,61 @@ public static class WiringCheck
                 drift.Add($"{function.Stage}'s service account {service.ServiceAccountAddress} may also publish to {Describe(extra)}, which it does not publish to");
         }
 
-        foreach (var service in terraform.Services.Where(service => code.Functions.All(function => function.Stage != service.Stage)))
+        drift.AddRange(WatchdogDrift(code, terraform, deadLetter));
+
+        foreach (var service in terraform.Services.Where(service => code.Deployed.All(function => function.Stage != service.Stage)))
             drift.Add($"{service.Address} is the service of stage \"{service.Stage}\", which the code does not have");
 
         return drift;
+    }
+
+    /// <summary>
+    /// The watchdog takes the dead-letter topic by push (and must not dead-letter itself), may publish to run-failed
+    /// only, and a schedule sends it the stalled-run sweep.
+    /// </summary>
+    private static IEnumerable<string> WatchdogDrift(ChainDeclaration code, TerraformWiring terraform, string? deadLetter)
+    {
+        var watchdog = code.Watchdog;
+        if (terraform.Services.FirstOrDefault(service => service.Stage == watchdog.Stage) is not { } service)
+        {
+            yield return $"{watchdog.Stage} has no Cloud Run service (a google_cloud_run_v2_service keyed \"{watchdog.Stage}\")";
+            yield break;
+        }
+        if (service.Environment.GetValueOrDefault("Pipeline__TopicPrefix") != TerraformWiring.TopicPrefix)
+            yield return $"{service.Address} does not pass Pipeline__TopicPrefix = {TerraformWiring.TopicPrefix}, so {watchdog.Stage} would publish to other topics than Terraform creates";
+        if (service.Environment.GetValueOrDefault("Pipeline__Backend") != "Gcp")
+            yield return $"{service.Address} does not set Pipeline__Backend = Gcp";
+
+        var subscriptions = terraform.Subscriptions.Where(subscription => subscription.ServiceAddress == service.Address).ToList();
+        if (subscriptions.Count == 0)
+            yield return $"no push subscription delivers the dead-letter topic to {watchdog.Stage}'s service {service.Address}";
+        foreach (var subscription in subscriptions)
+        {
+            if (deadLetter is null || subscription.TopicAddress != deadLetter)
+                yield return $"{subscription.Address} delivers {subscription.TopicAddress ?? "no topic"} to {watchdog.Stage}, which is triggered by \"{watchdog.TriggeredBy}\"";
+            if (!subscription.HasOidcToken)
+                yield return $"{subscription.Address} pushes without an OIDC token, which {watchdog.Stage}'s service requires";
+            if (subscription.AckDeadlineSeconds != AckDeadlineSeconds)
+                yield return $"{subscription.Address} has an acknowledgement deadline of {subscription.AckDeadlineSeconds?.ToString() ?? "(default)"} s, not {AckDeadlineSeconds} s";
+            if (!subscription.HasRetryPolicy)
+                yield return $"{subscription.Address} has no retry policy, so failed deliveries are retried without backoff";
+            if (subscription.DeadLetterTopicAddress is not null)
+                yield return $"{subscription.Address} dead-letters the dead-letter topic's messages to {subscription.DeadLetterTopicAddress}: the watchdog is where they end";
+        }
+
+        if (deadLetter is not null && !terraform.ScheduledTopicAddresses.Contains(deadLetter))
+            yield return $"no Cloud Scheduler job sends the stalled-run sweep to the dead-letter topic \"{code.DeadLetterTopic}\"";
+
+        if (service.ServiceAccountAddress is null)
+        {
+            yield return $"{service.Address} does not run as a service account of its own";
+            yield break;
+        }
+        var granted = terraform.PublisherGrants.Where(grant => grant.MemberAddress == service.ServiceAccountAddress).Select(grant => grant.TopicAddress).ToList();
+        var failure = terraform.Topics.GetValueOrDefault(watchdog.Publishes);
+        if (failure is null || !granted.Contains(failure))
+            yield return $"{watchdog.Stage}'s service account {service.ServiceAccountAddress} may not publish to \"{watchdog.Publishes}\"";
+        foreach (var extra in granted.Where(topic => topic != failure))
+            yield return $"{watchdog.Stage}'s service account {service.ServiceAccountAddress} may also publish to {extra}, which it does not publish to";
     }
 }

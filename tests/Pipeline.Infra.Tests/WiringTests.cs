@@ -27,11 +27,55 @@ public sealed class WiringTests(DeploymentFiles files) : IClassFixture<Deploymen
         var drift = WiringCheck.FindDrift(files.Code, wiring);
 
         Assert.True(drift.Count == 0, "Terraform and the code disagree:\n" + string.Join('\n', drift));
-        // The check compared something: every topic, one service, subscription and two grants per function.
+        // The check compared something: every topic, one service, subscription and two grants per function, and
+        // the watchdog's service, subscription and grant.
         Assert.Equal(files.Code.Topics.Append(ChainDeclaration.DeadLetter).Order(), wiring.Topics.Keys.Order());
-        Assert.Equal(5, wiring.Services.Count);
-        Assert.Equal(5, wiring.Subscriptions.Count);
+        Assert.Equal(6, wiring.Services.Count);
+        Assert.Equal(6, wiring.Subscriptions.Count);
         Assert.Equal(10, wiring.PublisherGrants.Count(grant => grant.MemberAddress?.StartsWith("google_service_account.function[", StringComparison.Ordinal) == true));
+        Assert.Single(wiring.PublisherGrants, grant => grant.MemberAddress == "google_service_account.watchdog[\"RunWatchdog\"]");
+    }
+
+    [Fact]
+    public void TheWatchdogTakesTheDeadLetterTopicAndPublishesRunFailed()
+    {
+        Assert.Equal(new FunctionDeclaration("RunWatchdog", "segmentation-dead-letter", "run-failed"), files.Code.Watchdog);
+    }
+
+    [Fact]
+    public void AWatchdogWithoutItsSubscriptionOrItsSweepIsReported()
+    {
+        var terraform = files.ChangedTerraform(root =>
+        {
+            root["resource"]!["google_pubsub_subscription"]!.AsObject().Remove("watchdog");
+            root["resource"]!["google_cloud_scheduler_job"]!.AsObject().Remove("stalled_run_sweep");
+        });
+
+        var drift = WiringCheck.FindDrift(files.Code, TerraformWiring.Read(terraform));
+
+        Assert.Equal(
+            [
+                "no push subscription delivers the dead-letter topic to RunWatchdog's service google_cloud_run_v2_service.watchdog[\"RunWatchdog\"]",
+                "no Cloud Scheduler job sends the stalled-run sweep to the dead-letter topic \"segmentation-dead-letter\"",
+            ],
+            drift);
+    }
+
+    [Fact]
+    public void AWatchdogThatDeadLettersItselfIsReported()
+    {
+        var terraform = files.ChangedTerraform(root =>
+            root["resource"]!["google_pubsub_subscription"]!["watchdog"]!.AsArray()[0]!["dead_letter_policy"] = new JsonArray(new JsonObject
+            {
+                ["dead_letter_topic"] = "${google_pubsub_topic.dead_letter.id}",
+                ["max_delivery_attempts"] = 5,
+            }));
+
+        var drift = WiringCheck.FindDrift(files.Code, TerraformWiring.Read(terraform));
+
+        Assert.Equal(
+            ["google_pubsub_subscription.watchdog[\"RunWatchdog\"] dead-letters the dead-letter topic's messages to google_pubsub_topic.dead_letter: the watchdog is where they end"],
+            drift);
     }
 
     [Fact]
@@ -123,7 +167,7 @@ public sealed class WiringTests(DeploymentFiles files) : IClassFixture<Deploymen
 
         var drift = WiringCheck.FindDrift(files.Code, TerraformWiring.Read(terraform));
 
-        Assert.Equal(5, drift.Count);
+        Assert.Equal(6, drift.Count); // the five stages and the watchdog
         Assert.All(drift, d => Assert.Contains("does not pass Pipeline__TopicPrefix", d, StringComparison.Ordinal));
     }
 

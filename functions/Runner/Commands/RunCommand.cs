@@ -33,8 +33,28 @@ public static class RunCommand
 
             var runId = result.GetValue(trigger.RunId) ?? RunId.New(DateTimeOffset.UtcNow);
             await using var pipeline = LocalPipeline.Create(outDirectory, inputPath, ConsoleLogging);
-            Console.WriteLine($"Run {runId}: input {inputPath}");
-            var manifest = await pipeline.RunAsync(trigger.ToTrigger(result, runId), cancellationToken);
+            var existing = RunId.IsValid(runId) ? await pipeline.Ledger.GetAsync(runId, cancellationToken) : null;
+            RunManifest manifest;
+            switch (existing?.Status)
+            {
+                case null:
+                    Console.WriteLine($"Run {runId}: input {inputPath}");
+                    manifest = await pipeline.RunAsync(trigger.ToTrigger(result, runId), cancellationToken);
+                    break;
+                case RunStatus.Completed:
+                    Console.WriteLine($"Run {runId} already completed ({existing.UpdatedAt:yyyy-MM-dd HH:mm:ss} UTC); nothing changed. " +
+                        $"Its outputs: {Path.GetDirectoryName(pipeline.Bucket.Describe(BucketLayout.Manifest(runId)))}");
+                    return 0;
+                case RunStatus.Held:
+                    Console.WriteLine($"Run {runId} is held: it failed the quality gate; release it with: runs release {runId} --bucket {outDirectory}");
+                    return ExitCode(RunStatus.Held);
+                case RunStatus.Failed:
+                    throw new CommandFailedException($"Run {runId} failed in {existing.Error?.Stage}: {existing.Error?.Reason} — " +
+                        "a failed run is not resumed; fix the cause and start a new run (another --run-id, or none).");
+                default:
+                    manifest = await ResumeAsync(pipeline, existing, cancellationToken);
+                    break;
+            }
             await PrintSummaryAsync(pipeline, manifest, clock.Elapsed, cancellationToken);
             return ExitCode(manifest.Status);
         });
@@ -48,6 +68,23 @@ public static class RunCommand
         RunStatus.Held => 3,
         _ => 1,
     };
+
+    /// <summary>
+    /// Resumes an interrupted run from its manifest, with the parameters it recorded. A crashed process's claim on
+    /// its stage is waited out first (Pipeline:StageLeaseSeconds), since only then may another delivery take over.
+    /// </summary>
+    private static async Task<RunManifest> ResumeAsync(LocalPipeline pipeline, RunManifest manifest, CancellationToken cancellationToken)
+    {
+        var next = RunResumption.NextDelivery(manifest);
+        Console.WriteLine($"Run {manifest.RunId} did not finish: resuming it at {next.Stage} with its recorded parameters (other run options are ignored)");
+        while (RunResumption.LiveClaim(manifest, next.Stage, DateTimeOffset.UtcNow) is { } claim)
+        {
+            Console.WriteLine($"  {next.Stage} is still claimed by {claim.Holder} until {claim.LeaseUntil:HH:mm:ss} UTC; waiting for the claim to lapse");
+            await Task.Delay(claim.LeaseUntil - DateTimeOffset.UtcNow + TimeSpan.FromMilliseconds(100), cancellationToken);
+            manifest = await pipeline.Ledger.GetAsync(manifest.RunId, cancellationToken) ?? manifest;
+        }
+        return await pipeline.ResumeAsync(manifest, cancellationToken);
+    }
 
     /// <summary>One line a log entry, with the time: progress of each stage as it happens.</summary>
     public static void ConsoleLogging(ILoggingBuilder builder) => builder
@@ -73,10 +110,19 @@ public static class RunCommand
                 $"release it with: runs release {manifest.RunId} --bucket {Path.GetDirectoryName(pipeline.Bucket.Describe(BucketLayout.Latest))}");
             return;
         }
+        if (manifest.Status == RunStatus.Running)
+        {
+            // Nothing could record a failure (the manifest itself may not be writable): say where it stopped.
+            var stopped = Stages.All.FirstOrDefault(s => manifest.Stages.GetValueOrDefault(s)?.Status != StageStatus.Completed) ?? "?";
+            Console.Error.WriteLine($"Run {manifest.RunId} did not finish: {stopped} stopped ({manifest.Stages.GetValueOrDefault(stopped)?.LastError ?? "no error recorded"}) — " +
+                $"fix the cause and run the same command again to resume it (manifest: {pipeline.Bucket.Describe(BucketLayout.Manifest(manifest.RunId))})");
+            return;
+        }
         if (manifest.Status != RunStatus.Completed)
         {
-            Console.Error.WriteLine($"Run {manifest.RunId} FAILED in {manifest.Error?.Stage ?? "?"}: {manifest.Error?.Reason ?? "no reason recorded"}");
-            Console.Error.WriteLine($"Manifest: {pipeline.Bucket.Describe(BucketLayout.Manifest(manifest.RunId))}");
+            // One line: what failed and why (the reason says what to fix), and where the record is.
+            Console.Error.WriteLine($"Run {manifest.RunId} FAILED in {manifest.Error?.Stage ?? "?"}: {manifest.Error?.Reason ?? "no reason recorded"} " +
+                $"(manifest: {pipeline.Bucket.Describe(BucketLayout.Manifest(manifest.RunId))})");
             return;
         }
 

@@ -17,12 +17,7 @@ public static class ServeCommand
 {
     public static Command Create()
     {
-        var project = new Option<string>("--project")
-        {
-            Description = "Project id on the emulator (any id works there).",
-            DefaultValueFactory = _ => PubSubOptions.LocalProjectId,
-        };
-        var emulatorHost = new Option<string?>("--emulator-host") { Description = "host:port of the Pub/Sub emulator. Default: $PUBSUB_EMULATOR_HOST." };
+        var target = new PubSubTarget();
         var input = new Option<string?>("--input", "-i") { Description = "order_items as CSV, Parquet, or a DuckDB database with an order_items table. Default: generated sample data (as for run)." };
         var output = new Option<string>("--out", "-o") { Description = "The bucket directory the functions write to.", DefaultValueFactory = _ => "./out" };
         var sampleUsers = new Option<long>("--sample-users") { Description = "Customers in the generated sample when no --input is given.", DefaultValueFactory = _ => 100_000 };
@@ -38,29 +33,24 @@ public static class ServeCommand
             "Hosts every function over HTTP on loopback and wires them to the Pub/Sub emulator: creates the topics and a push " +
             "subscription per function, then serves until Ctrl+C. Start the emulator first " +
             "(gcloud beta emulators pubsub start --host-port=localhost:8085) and set PUBSUB_EMULATOR_HOST=localhost:8085.");
-        foreach (var option in new Option[] { project, emulatorHost, input, output, sampleUsers, basePort, topicPrefix }) command.Options.Add(option);
+        target.AddTo(command);
+        foreach (var option in new Option[] { input, output, sampleUsers, basePort, topicPrefix }) command.Options.Add(option);
 
         command.SetAction(async (ParseResult result, CancellationToken cancellationToken) =>
         {
             var environment = new ConfigurationBuilder().AddEnvironmentVariables().Build();
-            var host = result.GetValue(emulatorHost) ?? PubSubOptions.From(environment).EmulatorHost;
-            if (string.IsNullOrWhiteSpace(host))
-            {
-                await Console.Error.WriteLineAsync(
+            var (pubSub, projectSource) = target.Resolve(result, environment);
+            if (pubSub.EmulatorHost is not { } host)
+                throw new CommandFailedException(
                     "serve needs the Pub/Sub emulator: start it with `gcloud beta emulators pubsub start --host-port=localhost:8085` " +
                     "and set PUBSUB_EMULATOR_HOST=localhost:8085 (or pass --emulator-host).");
-                return 2;
-            }
             var bucket = Path.GetFullPath(result.GetValue(output)!);
             var inputFile = result.GetValue(input);
             if (inputFile is not null && !File.Exists(inputFile))
-            {
-                await Console.Error.WriteLineAsync($"--input {inputFile} does not exist.");
-                return 2;
-            }
+                throw new CommandFailedException($"--input {inputFile} does not exist: give the path of an order_items file, or leave --input out for sample data.");
             inputFile ??= await SampleCommand.EnsureSampleAsync(bucket, result.GetValue(sampleUsers), RunParameters.DefaultSeed, cancellationToken);
 
-            var settings = new EmulatorChainSettings(host, result.GetValue(project)!, result.GetValue(topicPrefix)!, result.GetValue(basePort),
+            var settings = new EmulatorChainSettings(host, pubSub.ProjectId!, result.GetValue(topicPrefix)!, result.GetValue(basePort),
                 PushSubscriptionSettings.Default, new Dictionary<string, string?>
                 {
                     [$"{EmbeddedOptions.SectionName}:{nameof(EmbeddedOptions.BucketDirectory)}"] = bucket,
@@ -80,23 +70,25 @@ public static class ServeCommand
             EmulatorChain chain;
             try
             {
-                chain = await EmulatorChain.StartAsync(FunctionCatalog.Types,
-                    (services, configuration) => services.AddPipelineBackend(configuration), settings, overrideServices: null, stop.Token);
+                chain = await EmulatorChain.StartAsync(FunctionCatalog.All,
+                    (services, configuration) =>
+                    {
+                        services.AddPipelineBackend(configuration);
+                        StagePause.Register(services, configuration);
+                    }, settings, overrideServices: null, stop.Token);
             }
             catch (Exception e) when (e is TimeoutException or HttpRequestException or PubSubException)
             {
-                await Console.Error.WriteLineAsync($"The Pub/Sub emulator at {host} is not usable: {e.Message}. " +
-                    "Start it with `gcloud beta emulators pubsub start --host-port=" + host + "`.");
-                return 1;
+                throw new CommandFailedException($"The Pub/Sub emulator at {host} is not usable ({e.Message}) — " +
+                    $"start it with `gcloud beta emulators pubsub start --host-port={host}`.", e);
             }
             catch (IOException e) when (e.InnerException is Microsoft.AspNetCore.Connections.AddressInUseException)
             {
-                await Console.Error.WriteLineAsync($"{e.Message} Choose other ports with --base-port (0 picks free ones).");
-                return 1;
+                throw new CommandFailedException($"{e.Message} — choose other ports with --base-port (0 picks free ones), or stop the other serve.", e);
             }
             await using var running = chain;
 
-            Console.WriteLine($"Serving the chain on the Pub/Sub emulator at {host} (project {settings.ProjectId}); bucket: {bucket}");
+            Console.WriteLine($"Serving the chain on the Pub/Sub emulator at {host}, project {settings.ProjectId} (from {projectSource}); bucket: {bucket}");
             foreach (var function in chain.Functions)
                 Console.WriteLine($"  {function.Declaration.Stage,-17} {function.Url}  <- {settings.TopicPrefix}{function.Declaration.TriggeredBy} (subscription {function.Subscription})");
             Console.WriteLine("Start a run in another terminal: dotnet run --project functions/Runner -- trigger --wait");

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Net;
 using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.Configuration;
@@ -17,11 +18,7 @@ public static class TriggerCommand
     public static Command Create()
     {
         var trigger = new TriggerOptions();
-        var project = new Option<string?>("--project")
-        {
-            Description = "Project of the topic. Default: $GOOGLE_CLOUD_PROJECT, or local-project on the emulator.",
-        };
-        var emulatorHost = new Option<string?>("--emulator-host") { Description = "host:port of the Pub/Sub emulator. Default: $PUBSUB_EMULATOR_HOST; unset means real Pub/Sub." };
+        var target = new PubSubTarget();
         var topicPrefix = new Option<string?>("--topic-prefix") { Description = "Prefix of the topic names. Default: $Pipeline__TopicPrefix." };
         var wait = new Option<bool>("--wait") { Description = "Follow the run's manifest in --out until it completes or fails; exit non-zero if it failed." };
         var output = new Option<string>("--out", "-o") { Description = "The bucket directory the functions write to (for --wait).", DefaultValueFactory = _ => "./out" };
@@ -31,14 +28,13 @@ public static class TriggerCommand
             "Publishes a trigger message to the segmentation-trigger topic, as Cloud Scheduler does: to the Pub/Sub emulator when " +
             "PUBSUB_EMULATOR_HOST is set, else to Pub/Sub with Application Default Credentials. Prints the run id.");
         trigger.AddTo(command);
-        foreach (var option in new Option[] { project, emulatorHost, topicPrefix, wait, output, timeout }) command.Options.Add(option);
+        target.AddTo(command);
+        foreach (var option in new Option[] { topicPrefix, wait, output, timeout }) command.Options.Add(option);
 
         command.SetAction(async (ParseResult result, CancellationToken cancellationToken) =>
         {
             var environment = new ConfigurationBuilder().AddEnvironmentVariables().Build();
-            var options = PubSubOptions.From(environment);
-            if (result.GetValue(emulatorHost) is { } host) options.EmulatorHost = host;
-            options.ProjectId = result.GetValue(project) ?? options.ProjectId ?? (options.UsesEmulator ? PubSubOptions.LocalProjectId : null);
+            var (options, projectSource) = target.Resolve(result, environment);
             var prefix = result.GetValue(topicPrefix) ?? environment.GetSection(PipelineOptions.SectionName).Get<PipelineOptions>()?.TopicPrefix ?? "";
 
             var now = DateTimeOffset.UtcNow;
@@ -57,11 +53,29 @@ public static class TriggerCommand
             }
 
             using var publisher = new PubSubRestPublisher(options, prefix);
-            var messageId = await publisher.PublishAsync(Topics.Trigger, body,
-                new Dictionary<string, string> { ["run_id"] = runId, ["stage"] = "trigger" }, cancellationToken);
-            Console.WriteLine($"Published run {runId} to {publisher.TopicName(Topics.Trigger)} " +
-                $"({(options.UsesEmulator ? $"emulator {options.EmulatorHost}" : "Pub/Sub")}, project {options.ProjectId ?? "from metadata"}, message {messageId}): " +
-                Encoding.UTF8.GetString(body));
+            var where = options.UsesEmulator ? $"the emulator at {options.EmulatorHost}" : "Pub/Sub";
+            Console.WriteLine($"Project {options.ProjectId ?? "from the metadata server"} (from {projectSource}) on {where}");
+            string messageId;
+            try
+            {
+                messageId = await publisher.PublishAsync(Topics.Trigger, body,
+                    new Dictionary<string, string> { ["run_id"] = runId, ["stage"] = "trigger" }, cancellationToken);
+            }
+            catch (PubSubException e) when (e.Status == HttpStatusCode.NotFound)
+            {
+                throw new CommandFailedException($"Not published: no topic {publisher.TopicName(Topics.Trigger)} in project {options.ProjectId} on {where} — " +
+                    (options.UsesEmulator
+                        ? "is `serve` running with the same project (it prints the one it uses; pass --project or set PUBSUB_PROJECT_ID for both)?"
+                        : "has Terraform (infra/) created it in that project, and is --topic-prefix the deployment's?"), e);
+            }
+            catch (HttpRequestException e)
+            {
+                throw new CommandFailedException($"Not published: {where} does not answer ({e.Message}) — " +
+                    (options.UsesEmulator
+                        ? $"start it with `gcloud beta emulators pubsub start --host-port={options.EmulatorHost}`, or fix PUBSUB_EMULATOR_HOST."
+                        : "check the network, or set PUBSUB_EMULATOR_HOST to publish to the emulator."), e);
+            }
+            Console.WriteLine($"Published run {runId} to {publisher.TopicName(Topics.Trigger)} (message {messageId}): " + Encoding.UTF8.GetString(body));
             if (!result.GetValue(wait)) return 0;
 
             var manifest = await RunFollower.FollowAsync(Path.GetFullPath(result.GetValue(output)!), runId,

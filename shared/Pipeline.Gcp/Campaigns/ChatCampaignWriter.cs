@@ -83,7 +83,7 @@ public sealed class ChatCampaignWriter(IChatClient chat, string writer, string m
         if (response.FinishReason == ChatFinishReason.Length)
             throw new CampaignAnswerException("the answer was cut off at the output token limit");
 
-        return new CampaignDraft(writer, response.ModelId ?? model, Parse(response.Text), []);
+        return new CampaignDraft(writer, response.ModelId ?? model, Parse(response.Text), [], Instructions);
     }
 
     /// <summary>

@@ -6,7 +6,8 @@ using Pipeline.Core;
 namespace Pipeline.Hosting.PubSub;
 
 /// <summary>How the emulator pushes to a function: its ack deadline and the retry backoff after a non-2xx answer.</summary>
-public sealed record PushSubscriptionSettings(int AckDeadlineSeconds, TimeSpan MinimumBackoff, TimeSpan MaximumBackoff)
+/// <param name="MaxDeliveryAttempts">Attempts before a message moves to the dead-letter topic, when the subscription has one (5 to 100, as on Pub/Sub).</param>
+public sealed record PushSubscriptionSettings(int AckDeadlineSeconds, TimeSpan MinimumBackoff, TimeSpan MaximumBackoff, int MaxDeliveryAttempts = 5)
 {
     /// <summary>Pub/Sub's longest ack deadline, so that a slow stage is not delivered twice while it works.</summary>
     public static PushSubscriptionSettings Default { get; } = new(600, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30));
@@ -69,11 +70,13 @@ public sealed class PubSubEmulatorAdmin : IDisposable
     }
 
     /// <summary>Creates a push subscription, or points an existing one at <paramref name="pushEndpoint"/>.</summary>
+    /// <param name="deadLetterTopic">Where Pub/Sub moves a message after <see cref="PushSubscriptionSettings.MaxDeliveryAttempts"/>; null for none.</param>
     public async Task CreatePushSubscriptionAsync(string subscription, string topic, Uri pushEndpoint, PushSubscriptionSettings delivery,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken, string? deadLetterTopic = null)
     {
         var resource = new SubscriptionResource(TopicPath(topic), new PushConfig(pushEndpoint.ToString()), delivery.AckDeadlineSeconds,
-            new RetryPolicy(Duration(delivery.MinimumBackoff), Duration(delivery.MaximumBackoff)));
+            new RetryPolicy(Duration(delivery.MinimumBackoff), Duration(delivery.MaximumBackoff)),
+            deadLetterTopic is null ? null : new DeadLetterPolicy(TopicPath(deadLetterTopic), delivery.MaxDeliveryAttempts));
         using var response = await http.PutAsync(SubscriptionPath(subscription), PubSubHttp.Json(resource), cancellationToken);
         if (response.StatusCode == HttpStatusCode.Conflict)
         {

@@ -4,8 +4,8 @@ namespace Pipeline.Hosting.PubSub;
 
 /// <summary>
 /// Where Pub/Sub is, bound from the <c>PubSub</c> section (environment: <c>PubSub__ProjectId</c>, …) with the
-/// variables Google's tools already use as fallbacks: <c>PUBSUB_EMULATOR_HOST</c> and <c>GOOGLE_CLOUD_PROJECT</c>
-/// (then the GCP backend's <c>Gcp:ProjectId</c>).
+/// variables Google's tools already use as fallbacks: <c>PUBSUB_EMULATOR_HOST</c>, and for the project
+/// <c>PUBSUB_PROJECT_ID</c> then <c>GOOGLE_CLOUD_PROJECT</c> (then the GCP backend's <c>Gcp:ProjectId</c>).
 /// </summary>
 public sealed class PubSubOptions
 {
@@ -40,10 +40,22 @@ public sealed class PubSubOptions
     {
         configuration.GetSection(SectionName).Bind(options);
         options.EmulatorHost = NullIfBlank(options.EmulatorHost) ?? NullIfBlank(configuration["PUBSUB_EMULATOR_HOST"]);
-        // The GCP backend's project (Terraform sets Gcp__ProjectId) is the topics' project too.
-        options.ProjectId = NullIfBlank(options.ProjectId) ?? NullIfBlank(configuration["GOOGLE_CLOUD_PROJECT"])
-            ?? NullIfBlank(configuration["Gcp:ProjectId"]);
-        if (options.UsesEmulator) options.ProjectId ??= LocalProjectId;
+        var (project, _) = ResolveProject(NullIfBlank(options.ProjectId), configuration, options.UsesEmulator);
+        options.ProjectId = project;
+    }
+
+    /// <summary>
+    /// The one rule for the topics' project, with where it came from (for people): an explicit value (a flag, or
+    /// <c>PubSub:ProjectId</c>), then <c>PUBSUB_PROJECT_ID</c> (the emulator's own variable), then
+    /// <c>GOOGLE_CLOUD_PROJECT</c>, then the GCP backend's <c>Gcp:ProjectId</c> (Terraform sets it), then
+    /// <see cref="LocalProjectId"/> on the emulator. Null on GCP with none of them: the metadata server is asked.
+    /// </summary>
+    public static (string? ProjectId, string Source) ResolveProject(string? explicitValue, IConfiguration configuration, bool usesEmulator)
+    {
+        if (NullIfBlank(explicitValue) is { } given) return (given, "given");
+        foreach (var variable in new[] { "PUBSUB_PROJECT_ID", "GOOGLE_CLOUD_PROJECT", "Gcp:ProjectId" })
+            if (NullIfBlank(configuration[variable]) is { } value) return (value, variable.Replace(":", "__", StringComparison.Ordinal));
+        return usesEmulator ? (LocalProjectId, "the emulator's default") : (null, "the metadata server");
     }
 
     private static string? NullIfBlank(string? value) => string.IsNullOrWhiteSpace(value) ? null : value.Trim();

@@ -18,7 +18,12 @@ internal sealed record SubscriptionResource(
     [property: JsonPropertyName("topic")] string Topic,
     [property: JsonPropertyName("pushConfig")] PushConfig? PushConfig,
     [property: JsonPropertyName("ackDeadlineSeconds")] int AckDeadlineSeconds,
-    [property: JsonPropertyName("retryPolicy")] RetryPolicy? RetryPolicy);
+    [property: JsonPropertyName("retryPolicy")] RetryPolicy? RetryPolicy,
+    [property: JsonPropertyName("deadLetterPolicy"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] DeadLetterPolicy? DeadLetterPolicy = null);
+
+internal sealed record DeadLetterPolicy(
+    [property: JsonPropertyName("deadLetterTopic")] string DeadLetterTopic,
+    [property: JsonPropertyName("maxDeliveryAttempts")] int MaxDeliveryAttempts);
 
 internal sealed record PushConfig([property: JsonPropertyName("pushEndpoint")] string PushEndpoint);
 

@@ -48,8 +48,9 @@ public sealed class ServedChain : IAsyncDisposable
     public IReadOnlyList<ServedFunction> Functions => chain.Functions;
 
     /// <param name="overrideServices">Per stage, replaces services of that function (a flaky publisher, say).</param>
+    /// <param name="withWatchdog">Serves the watchdog too, and dead-letters every chain subscription to it, as <c>serve</c> does.</param>
     public static async Task<ServedChain> StartAsync(PubSubEmulator emulator, SampleOrders sample,
-        Func<string, Action<IServiceCollection>?>? overrideServices = null)
+        Func<string, Action<IServiceCollection>?>? overrideServices = null, bool withWatchdog = false)
     {
         var prefix = $"t{Guid.NewGuid():N}"[..9] + "-";
         var bucket = Path.Combine(Path.GetTempPath(), "pipeline-emulator-bucket-" + prefix.TrimEnd('-'));
@@ -72,7 +73,7 @@ public sealed class ServedChain : IAsyncDisposable
         }
 
         ServedChain? served = null;
-        var chain = await EmulatorChain.StartAsync(FunctionCatalog.Types,
+        var chain = await EmulatorChain.StartAsync(withWatchdog ? FunctionCatalog.All : FunctionCatalog.Types,
             (services, configuration) => services.AddPipelineBackend(configuration), settings,
             declaration => services =>
             {

@@ -50,7 +50,7 @@ public sealed class SegmentChartTests
         var plot = SegmentChart.Build(model, sizes, points);
 
         Assert.Equal(
-            ["Champions (n = 1,234,567)", "Loyal (n = 12,345)", "Potential loyalists (n = 7)"],
+            ["1 Champions (n = 1,234,567)", "2 Loyal (n = 12,345)", "3 Potential loyalists (n = 7)"],
             plot.Legend.ManualItems.Select(i => i.LabelText));
         Assert.Equal(3, plot.Legend.ManualItems.Select(i => i.MarkerFillColor).Distinct().Count());
     }
@@ -99,7 +99,7 @@ public sealed class SegmentChartTests
 
         Assert.Equal(3, plot.GetPlottables().OfType<Scatter>().Count());
         Assert.Equal(4, plot.GetPlottables().OfType<Marker>().Count());
-        Assert.Contains("Loyal (n = 0)", plot.Legend.ManualItems.Select(i => i.LabelText));
+        Assert.Contains("2 Loyal (n = 0)", plot.Legend.ManualItems.Select(i => i.LabelText));
         Assert.NotEmpty(png);
     }
 
@@ -129,7 +129,7 @@ public sealed class SegmentChartTests
 
         Assert.Equal(20, plot.Legend.ManualItems.Count);
         Assert.Equal(20, plot.Legend.ManualItems.Select(i => i.MarkerFillColor).Distinct().Count());
-        Assert.Equal(Names.Select((n, i) => $"{n} (n = {(i + 1) * 1_000:N0})"), plot.Legend.ManualItems.Select(i => i.LabelText));
+        Assert.Equal(Names.Select((n, i) => $"{i + 1} {n} (n = {(i + 1) * 1_000:N0})"), plot.Legend.ManualItems.Select(i => i.LabelText));
         Assert.Equal(1200, BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(16)));
     }
 
@@ -147,6 +147,40 @@ public sealed class SegmentChartTests
         Assert.EndsWith("% of customers above)", plot.Axes.Left.Label.Text, StringComparison.Ordinal);
         Assert.Equal("Days since last order", plot.Axes.Bottom.Label.Text);
         Assert.All(model.Centroids, c => Assert.InRange(c.AverageSpend, limits.Bottom, limits.Top));
+    }
+
+    [Fact]
+    public void A_cut_axis_still_leaves_room_for_the_highest_centroids_marker()
+    {
+        // The 99th percentile of the points is the highest centroid itself: the cut must not fall on it.
+        var values = Enumerable.Range(0, 1_000).Select(i => i < 990 ? i % 100 : 10_000.0);
+        var range = AxisRange.Of(values, [99]);
+
+        Assert.NotNull(range.CutAt);
+        Assert.Equal(99 + 0.05 * 99, range.Max, 6);
+        Assert.True(range.Max - 99 >= 0.05 * (range.Max - range.Min) * 0.9, "no room above the centroid");
+    }
+
+    [Theory]
+    [InlineData(5)]
+    [InlineData(20)]
+    public void Every_centroid_marker_lies_inside_the_plot_with_room_for_its_disc(int k)
+    {
+        var (model, sizes, points) = Segments(k, pointsPerSegment: 400);
+        // The highest-spending centroid sits exactly at the points' 99th percentile, as on the default run.
+        var top = model.Centroids.MaxBy(c => c.AverageSpend)!;
+        points = [.. points.Select(p => p with { AverageSpend = Math.Min(p.AverageSpend, top.AverageSpend) }),
+            new ChartPoint(10, 90_000, top.CentroidId), new ChartPoint(10, 95_000, top.CentroidId)];
+
+        var limits = SegmentChart.Build(model, sizes, points).Axes.GetLimits();
+
+        var xRoom = 0.04 * (limits.Right - limits.Left);
+        var yRoom = 0.04 * (limits.Top - limits.Bottom);
+        Assert.All(model.Centroids, c =>
+        {
+            Assert.InRange(c.DaysSinceLastOrder, limits.Left + xRoom, limits.Right - xRoom);
+            Assert.InRange(c.AverageSpend, limits.Bottom + yRoom, limits.Top - yRoom);
+        });
     }
 
     [Fact]

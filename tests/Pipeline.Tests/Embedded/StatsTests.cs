@@ -83,7 +83,7 @@ public sealed class StatsTests : IDisposable
     [Theory]
     [InlineData("order_id,user_id,status,created_at\n1,1,Complete,2023-01-05 10:00:00 UTC\n", "lacks the required column sale_price")]
     [InlineData("order_id,user_id,status,created_at,sale_price\n1,1,Complete,yesterday,10\n", "created_at is not a timestamp such as 2022-03-04 05:06:07 UTC or 2022-03-04T05:06:07Z, e.g. 'yesterday'")]
-    [InlineData("order_id,user_id,status,created_at,sale_price\n1,1,Complete,2023-01-05 10:00:00 UTC,ten\n", "sale_price is not a number, e.g. 'ten'")]
+    [InlineData("order_id,user_id,status,created_at,sale_price\n1,1,Complete,2023-01-05 10:00:00 UTC,ten\n", "sale_price is not a finite number, e.g. 'ten'")]
     [InlineData("order_id,user_id,status,created_at,sale_price\n1,abc,Complete,2023-01-05 10:00:00 UTC,10\n", "user_id is not a whole number, e.g. 'abc'")]
     [InlineData("order_id,user_id,status,created_at,sale_price\n1,1,Complete,,10\n", "with an empty created_at")]
     public async Task Bad_input_is_a_permanent_error_naming_the_problem(string csv, string reason)

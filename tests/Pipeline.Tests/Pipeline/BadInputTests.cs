@@ -56,7 +56,7 @@ public sealed class BadInputTests(SampleDataFixture data) : IClassFixture<Sample
     [Fact]
     public Task Unparseable_prices() =>
         FailsAsync(Trigger("prices"), _out.Write("p.csv", "order_id,user_id,status,created_at,sale_price\n1,2,Complete,2025-05-05 10:00:00 UTC,$3.50\n"),
-            Stages.BuildStats, "sale_price is not a number, e.g. '$3.50'");
+            Stages.BuildStats, "sale_price is not a finite number, e.g. '$3.50'");
 
     [Fact]
     public Task An_empty_window()

@@ -56,6 +56,9 @@ public sealed class LocalPipelineTests(SampleDataFixture data) : IClassFixture<S
         Assert.Equal(5, model.K);
         Assert.Equal(Enumerable.Range(1, 5), model.Centroids.Select(c => c.CentroidId));
         Assert.Equal(5, model.Centroids.Select(c => c.Segment).Distinct().Count());
+        // The naming rule on a real run: no lapsed, lost or at-risk name on a segment more recent than an active one.
+        var lapsedDays = model.Centroids.Where(c => global::Pipeline.Analytics.SegmentCatalog.IsLapsed(c.Segment)).Select(c => c.DaysSinceLastOrder).DefaultIfEmpty(double.MaxValue).Min();
+        Assert.All(model.Centroids.Where(c => !global::Pipeline.Analytics.SegmentCatalog.IsLapsed(c.Segment)), c => Assert.True(c.DaysSinceLastOrder <= lapsedDays, c.Segment));
         Assert.InRange(model.Iterations, 1, 20);
         Assert.Equal(manifest.Metrics["customers"], model.TrainingCustomers + model.TestCustomers);
         Assert.InRange((double)model.TestCustomers / (model.TrainingCustomers + model.TestCustomers), 0.15, 0.25);
@@ -71,7 +74,9 @@ public sealed class LocalPipelineTests(SampleDataFixture data) : IClassFixture<S
         Assert.Equal(OfflineCampaignWriter.Name, campaign.Writer);
         Assert.Equal(model.Centroids.Select(c => c.Segment), campaign.Segments.Select(s => s.Title));
         Assert.All(campaign.Segments, s => Assert.False(string.IsNullOrWhiteSpace(s.Persona) || string.IsNullOrWhiteSpace(s.NextMarketingStep)));
-        Assert.StartsWith("\nPretend you're a creative strategist", campaign.Prompt);
+        Assert.StartsWith("\nYou're a creative brand strategist", campaign.Prompt);
+        Assert.EndsWith("* Next marketing step:\n", campaign.Prompt);
+        Assert.Null(campaign.WriterInstructions);
         Assert.Equal((long)manifest.Metrics["customers"], campaign.Centroids.Sum(c => c.Customers));
 
         var csv = File.ReadAllLines(Path.Combine(_out.Path, BucketLayout.Centroids("complete")));
