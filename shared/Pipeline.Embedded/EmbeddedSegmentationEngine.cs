@@ -186,7 +186,7 @@ public sealed class EmbeddedSegmentationEngine(
               previous AS ({previous}),
               h0 AS (
                 SELECT p.*, prev.centroid_id AS previous_centroid, prev.segment_since AS previous_since,
-                  (abs(CAST(p.user_id AS BIGINT)) + CAST({seed} AS BIGINT) * {HoldOutSplit.SeedMultiplier}) % {HoldOutSplit.Modulus} AS h
+                  (abs(CAST(p.user_id AS BIGINT)) % {HoldOutSplit.Modulus} + CAST({seed} AS BIGINT) * {HoldOutSplit.SeedMultiplier}) % {HoldOutSplit.Modulus} AS h
                 FROM {predictionsTable} AS p LEFT JOIN previous AS prev ON prev.user_id = p.user_id),
               h1 AS (SELECT * REPLACE (xor(h, h >> 16) AS h) FROM h0),
               h2 AS (SELECT * REPLACE ((h * {HoldOutSplit.FirstMultiplier}) % {HoldOutSplit.Modulus} AS h) FROM h1),

@@ -364,7 +364,7 @@ public sealed class SqlPlan
                 WHERE run_as_of = @previous_as_of AND run_id = @previous_run_id),
               h0 AS (
                 SELECT a.*, prev.centroid_id AS previous_centroid, prev.segment_since AS previous_since,
-                  MOD(ABS(a.user_id) + @control_seed * 1000003, 4294967296) AS h
+                  MOD(MOD(ABS(a.user_id), 4294967296) + @control_seed * 1000003, 4294967296) AS h
                 FROM {AssignmentsTable} AS a LEFT JOIN previous AS prev ON prev.user_id = a.user_id),
               {MixSteps}
             SELECT
