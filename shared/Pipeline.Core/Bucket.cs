@@ -39,6 +39,16 @@ public interface IBucket
     /// </summary>
     Task DeleteAsync(string objectName, CancellationToken cancellationToken);
 
+    /// <summary>The most sources one <see cref="ComposeAsync"/> takes (Cloud Storage's limit for objects.compose).</summary>
+    const int MaxComposeSources = 32;
+
+    /// <summary>
+    /// Writes <paramref name="destination"/> whole as the concatenation of the <paramref name="sources"/> (1 to
+    /// <see cref="MaxComposeSources"/> objects of this bucket, in order), replacing it if it exists, without their
+    /// content passing through this process on Cloud Storage (objects.compose). A missing source is an error.
+    /// </summary>
+    Task ComposeAsync(IReadOnlyList<string> sources, string destination, string contentType, CancellationToken cancellationToken);
+
     /// <summary>
     /// Local files with every Parquet part of the table under <paramref name="tablePrefix"/>
     /// (<see cref="BucketLayout.Part"/>), in name order; a table without parts is a permanent error.

@@ -116,10 +116,13 @@ public static class BucketLayout
     public static string Part(string tablePrefix, int index) =>
         $"{tablePrefix}part-{index.ToString("D5", System.Globalization.CultureInfo.InvariantCulture)}.parquet";
 
-    /// <summary>Whether an object under a table's prefix is one of its Parquet parts (not a temporary or marker object).</summary>
-    public static bool IsPart(string tablePrefix, string objectName) =>
+    /// <summary>
+    /// Whether an object under a table's prefix is one of its parts (not a temporary or marker object): a Parquet
+    /// part, or with <paramref name="extension"/> another format's (".csv": an audience's exported parts on GCP).
+    /// </summary>
+    public static bool IsPart(string tablePrefix, string objectName, string extension = ".parquet") =>
         objectName.StartsWith(tablePrefix, StringComparison.Ordinal)
-        && objectName.EndsWith(".parquet", StringComparison.Ordinal)
+        && objectName.EndsWith(extension, StringComparison.Ordinal)
         && objectName.IndexOf('/', tablePrefix.Length) < 0
         && !objectName.AsSpan(tablePrefix.Length).StartsWith(".");
 

@@ -114,6 +114,24 @@ public sealed class FileSystemBucket : IBucket
         return Task.CompletedTask;
     }
 
+    public async Task ComposeAsync(IReadOnlyList<string> sources, string destination, string contentType, CancellationToken cancellationToken)
+    {
+        if (sources.Count is 0 or > IBucket.MaxComposeSources)
+            throw new ArgumentException($"a compose takes 1 to {IBucket.MaxComposeSources} sources, not {sources.Count}", nameof(sources));
+        var paths = sources.Select(PathOf).ToList();
+        var missing = paths.FirstOrDefault(path => !File.Exists(path));
+        if (missing is not null) throw new FileNotFoundException($"cannot compose {PathOf(destination)}: {missing} does not exist", missing);
+
+        await WriteWholeAsync(PathOf(destination), async file =>
+        {
+            foreach (var path in paths)
+            {
+                await using var source = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 64 * 1024, useAsync: true);
+                await source.CopyToAsync(file, cancellationToken);
+            }
+        }, cancellationToken);
+    }
+
     private static bool IsTemporary(string objectName) =>
         objectName.StartsWith(".locks/", StringComparison.Ordinal) || Path.GetFileName(objectName).StartsWith('.');
 
@@ -121,7 +139,11 @@ public sealed class FileSystemBucket : IBucket
     private static string TemporaryPath(string finalPath) =>
         Path.Combine(Path.GetDirectoryName(finalPath)!, $".{Path.GetFileName(finalPath)}.{Guid.NewGuid():N}.tmp");
 
-    private static async Task ReplaceAsync(string path, ReadOnlyMemory<byte> content, CancellationToken cancellationToken)
+    private static Task ReplaceAsync(string path, ReadOnlyMemory<byte> content, CancellationToken cancellationToken) =>
+        WriteWholeAsync(path, file => file.WriteAsync(content, cancellationToken).AsTask(), cancellationToken);
+
+    /// <summary>Writes a temporary file beside <paramref name="path"/> and renames it over the place, so no reader sees half.</summary>
+    private static async Task WriteWholeAsync(string path, Func<FileStream, Task> write, CancellationToken cancellationToken)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         var temporary = TemporaryPath(path);
@@ -129,7 +151,7 @@ public sealed class FileSystemBucket : IBucket
         {
             await using (var file = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 64 * 1024, useAsync: true))
             {
-                await file.WriteAsync(content, cancellationToken);
+                await write(file);
                 await file.FlushAsync(cancellationToken);
             }
             File.Move(temporary, path, overwrite: true);

@@ -127,46 +127,60 @@ public sealed class BigQuerySegmentationEngine(
             summary.GetInt64("newest_order_days"), summary.GetInt64("control_group"));
     }
 
+    /// <summary>
+    /// The audience files, written by BigQuery and Cloud Storage (<see cref="AudienceParts"/>): per segment an
+    /// <c>EXPORT DATA</c> of its user ids as CSV parts, composed with a header into <c>audiences/{segment}.csv</c>. The
+    /// sizes come from a COUNT query, checked against each export's row count; no user id passes through here.
+    /// </summary>
     public async Task<IReadOnlyList<AudienceFile>> WriteAudiencesAsync(RunParameters parameters, SegmentModel model, CancellationToken cancellationToken)
     {
         var plan = new SqlPlan(gcp.Value, parameters);
         var run = BigQueryStageRun.Start(bigQuery, Stages.Predict, pipeline.Value, clock);
 
-        // One local CSV per segment, written page by page (an audience may hold millions of ids), then uploaded whole.
-        var files = model.Centroids.OrderBy(c => c.CentroidId).ToDictionary(c => c.CentroidId,
-            c => (Centroid: c, Path: Path.Combine(Path.GetTempPath(), $"audience-{Guid.NewGuid():N}.csv"), Customers: 0L));
-        var writers = files.ToDictionary(f => f.Key, f => new StreamWriter(f.Value.Path) { NewLine = "\n" });
-        try
-        {
-            foreach (var writer in writers.Values) await writer.WriteLineAsync("user_id");
-            var counts = files.Keys.ToDictionary(id => id, _ => 0L);
-            await run.ReadPagesAsync(plan.AudienceRows(), async (page, ct) =>
-            {
-                foreach (var row in page.Rows)
-                {
-                    var centroid = (int)row.GetInt64("centroid_id");
-                    if (!writers.TryGetValue(centroid, out var writer))
-                        throw new PermanentPipelineException($"{plan.PredictionsTable} has centroid_id {centroid}, which the model does not have");
-                    await writer.WriteLineAsync(row.GetInt64("user_id").ToString(CultureInfo.InvariantCulture));
-                    counts[centroid]++;
-                }
-            }, cancellationToken);
-            foreach (var writer in writers.Values) await writer.DisposeAsync();
+        var sizes = (await run.QueryAsync(plan.AudienceSizes(), cancellationToken))
+            .ToDictionary(r => (int)r.GetInt64("centroid_id"), r => r.GetInt64("customers"));
+        var unknown = sizes.Keys.Except(model.Centroids.Select(c => c.CentroidId)).Order().ToList();
+        if (unknown.Count > 0)
+            throw new PermanentPipelineException($"{plan.PredictionsTable} has centroid_id {unknown[0]}, which the model does not have");
 
-            var written = new List<AudienceFile>();
-            foreach (var (id, file) in files)
-            {
-                var objectName = BucketLayout.Audience(parameters.RunId, file.Centroid.Segment);
-                await bucket.UploadFileAsync(objectName, file.Path, ContentTypes.Csv, cancellationToken);
-                written.Add(new AudienceFile(id, file.Centroid.Segment, objectName, counts[id]));
-            }
-            return written;
-        }
-        finally
+        var files = new List<AudienceFile>();
+        foreach (var centroid in model.Centroids.OrderBy(c => c.CentroidId))
         {
-            foreach (var writer in writers.Values) await writer.DisposeAsync();
-            foreach (var file in files.Values) File.Delete(file.Path);
+            var file = new AudienceFile(centroid.CentroidId, centroid.Segment, BucketLayout.Audience(parameters.RunId, centroid.Segment),
+                sizes.GetValueOrDefault(centroid.CentroidId));
+            await WriteAudienceAsync(run, plan.AudienceExport(centroid.CentroidId, centroid.Segment),
+                AudienceParts.Prefix(parameters.RunId, centroid.Segment), file, cancellationToken);
+            files.Add(file);
         }
+        logger.LogInformation("Wrote {Audiences} audience files with {Customers} customers of run {RunId} into {AudiencesFolder}",
+            files.Count, files.Sum(f => f.Customers), parameters.RunId, bucket.Describe(BucketLayout.Audiences(parameters.RunId)));
+        return files;
+    }
+
+    private async Task WriteAudienceAsync(BigQueryStageRun run, SqlStatement export, string partsPrefix, AudienceFile file, CancellationToken cancellationToken)
+    {
+        var jobId = export.JobId();
+        // A delivery that composed the file and was stopped while deleting the parts leaves only the tidying: the
+        // compose replaced the file whole, and its parts came from this same job.
+        var composed = await run.WithinBudgetAsync(jobId,
+            async ct => (await bucket.ListAsync(file.ObjectName, ct)).Contains(file.ObjectName, StringComparer.Ordinal), cancellationToken);
+        if (!composed)
+        {
+            var written = await run.ExportAsync(export, bucket, partsPrefix, ExportedParts.Csv, cancellationToken);
+            if (written.RowCount != file.Customers)
+                throw new PermanentPipelineException(
+                    $"the export of segment {file.Segment} (centroid_id {file.CentroidId}) wrote {written.RowCount} user ids for {file.Customers} customers outside the control group into {bucket.Describe(partsPrefix)}");
+            await run.WithinBudgetAsync(jobId, async ct =>
+            {
+                await AudienceParts.ComposeAsync(bucket, partsPrefix, ExportedParts.Names(partsPrefix, written.FileCount, ExportedParts.Csv), file.ObjectName, ct);
+                return true;
+            }, cancellationToken);
+        }
+        await run.WithinBudgetAsync(jobId, async ct =>
+        {
+            await AudienceParts.RemoveAsync(bucket, partsPrefix, ct);
+            return true;
+        }, cancellationToken);
     }
 
     /// <summary>The run this run's movement is measured against: the previous completed run its model was matched to.</summary>

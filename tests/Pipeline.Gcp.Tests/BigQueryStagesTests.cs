@@ -170,6 +170,97 @@ public sealed class BigQueryStagesTests : IDisposable
         Assert.Contains("FROM `my-project.segmentation.predictions_run_1`", export, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// BigQuery's answers for the audiences: Champions (3 customers outside the control group) in two CSV parts, At Risk
+    /// (none) in one empty part, Hibernating (40) in 40 parts, more than one compose takes with the header.
+    /// </summary>
+    private async Task GivenAudienceExportsAsync(IBucket bucket)
+    {
+        _bigQuery.WithResults(Stages.Predict, "audience_sizes", "BigQuery/results-audience-sizes.json")
+            .WithExport(Stages.Predict, "audience_export_1", fileCount: 2, rowCount: 3)
+            .WithExport(Stages.Predict, "audience_export_2", fileCount: 1, rowCount: 0)
+            .WithExport(Stages.Predict, "audience_export_3", fileCount: 40, rowCount: 40);
+        await WritePartAsync(bucket, "champions", 0, "101\n102\n");
+        await WritePartAsync(bucket, "champions", 1, "103\n");
+        await WritePartAsync(bucket, "at-risk", 0, "");
+        for (var i = 0; i < 40; i++) await WritePartAsync(bucket, "hibernating", i, $"{1000 + i}\n");
+    }
+
+    private static Task WritePartAsync(IBucket bucket, string slug, int index, string ids) =>
+        bucket.WriteAsync(ExportedParts.Name($"runs/run-1/audiences/.parts/{slug}/", index, ExportedParts.Csv), System.Text.Encoding.UTF8.GetBytes(ids),
+            ContentTypes.Csv, null, CancellationToken.None);
+
+    private static readonly Dictionary<string, string> ExpectedAudiences = new()
+    {
+        ["runs/run-1/audiences/at-risk.csv"] = "user_id\n",
+        ["runs/run-1/audiences/champions.csv"] = "user_id\n101\n102\n103\n",
+        ["runs/run-1/audiences/hibernating.csv"] = "user_id\n" + string.Concat(Enumerable.Range(1000, 40).Select(id => $"{id}\n")),
+    };
+
+    private async Task<Dictionary<string, string>> ReadAudiencesAsync() =>
+        (await _bucket.ListAsync(BucketLayout.Audiences("run-1"), CancellationToken.None))
+        .ToDictionary(name => name, name => File.ReadAllText(_bucket.Describe(name)));
+
+    [Fact]
+    public async Task Audiences_are_exported_by_BigQuery_as_CSV_parts_and_composed_with_a_header_into_one_file_per_segment()
+    {
+        await GivenAudienceExportsAsync(_bucket);
+        // A part of an earlier attempt that wrote more files: tidied, never composed.
+        await WritePartAsync(_bucket, "champions", 2, "999\n");
+
+        var files = await Engine().WriteAudiencesAsync(TestRuns.Parameters(), Model(), CancellationToken.None);
+
+        Assert.Equal([
+            new AudienceFile(1, "Champions", "runs/run-1/audiences/champions.csv", 3),
+            new AudienceFile(2, "At Risk", "runs/run-1/audiences/at-risk.csv", 0),
+            new AudienceFile(3, "Hibernating", "runs/run-1/audiences/hibernating.csv", 40)], files);
+        // The files and nothing else: the parts, the header object and the compose rounds are deleted.
+        Assert.Equal(ExpectedAudiences, await ReadAudiencesAsync());
+        Assert.Equal(["audience_sizes", "audience_export_1", "audience_export_2", "audience_export_3"], _bigQuery.InsertedJobs().Select(Key));
+        var export = _bigQuery.InsertedJobs()[1]["configuration"]!["query"]!;
+        var sql = (string)export["query"]!;
+        Assert.StartsWith("EXPORT DATA OPTIONS (\n  uri = 'gs://my-bucket/runs/run-1/audiences/.parts/champions/part-*.csv',\n  format = 'CSV',\n  header = FALSE,\n  overwrite = TRUE)", sql, StringComparison.Ordinal);
+        Assert.Contains("FROM `my-project.segmentation.predictions_run_1`\nWHERE centroid_id = @centroid_id AND NOT control_group", sql, StringComparison.Ordinal);
+        Assert.DoesNotContain("ORDER BY", sql, StringComparison.Ordinal);
+        Assert.Equal("1", (string?)export["queryParameters"]![0]!["parameterValue"]!["value"]);
+    }
+
+    [Fact]
+    public async Task A_redelivery_after_a_stopped_compose_or_clean_up_ends_with_the_same_audience_files()
+    {
+        await GivenAudienceExportsAsync(_bucket);
+        // The first delivery stops at Hibernating's final compose (after its first round), the second while deleting
+        // Hibernating's parts (after the compose); the third finishes.
+        var bucket = new StoppingBucket(_bucket,
+            compose: "runs/run-1/audiences/hibernating.csv", delete: ExportedParts.Name("runs/run-1/audiences/.parts/hibernating/", 5, ExportedParts.Csv));
+        var engine = new BigQuerySegmentationEngine(_bigQuery.CreateClient(), bucket, Gcp, TestRuns.Pipeline(), Options.Create(new AudienceOptions()),
+            new RunLedger(_bucket, TimeProvider.System), TimeProvider.System, NullLogger<BigQuerySegmentationEngine>.Instance);
+
+        await Assert.ThrowsAsync<IOException>(() => engine.WriteAudiencesAsync(TestRuns.Parameters(), Model(), CancellationToken.None));
+        Assert.False(File.Exists(_bucket.Describe("runs/run-1/audiences/hibernating.csv")));
+        Assert.NotEmpty(await _bucket.ListAsync("runs/run-1/audiences/.parts/hibernating/compose/round-0-", CancellationToken.None));
+
+        _bigQuery.AsRedelivery();
+        await Assert.ThrowsAsync<IOException>(() => engine.WriteAudiencesAsync(TestRuns.Parameters(), Model(), CancellationToken.None));
+        Assert.NotEmpty(await _bucket.ListAsync("runs/run-1/audiences/.parts/hibernating/", CancellationToken.None));
+
+        var files = await engine.WriteAudiencesAsync(TestRuns.Parameters(), Model(), CancellationToken.None);
+
+        Assert.Equal([3, 0, 40], files.Select(f => f.Customers));
+        Assert.Equal(ExpectedAudiences, await ReadAudiencesAsync());
+    }
+
+    [Fact]
+    public async Task An_audience_export_of_another_number_of_ids_than_its_customers_fails_the_run_with_both_numbers()
+    {
+        await GivenAudienceExportsAsync(_bucket);
+        _bigQuery.WithExport(Stages.Predict, "audience_export_1", fileCount: 2, rowCount: 4);
+
+        var error = await Assert.ThrowsAsync<PermanentPipelineException>(() => Engine().WriteAudiencesAsync(TestRuns.Parameters(), Model(), CancellationToken.None));
+
+        Assert.Contains("segment Champions (centroid_id 1) wrote 4 user ids for 3 customers", error.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task RenderChart_reads_the_stratified_sample()
     {
@@ -195,6 +286,28 @@ public sealed class BigQueryStagesTests : IDisposable
         var id = (string)job["jobReference"]!["jobId"]!;
         var match = System.Text.RegularExpressions.Regex.Match(id, "^segmentation_run_1_[a-z]+?_(.+)_[0-9a-f]{12}_[0-9]+$");
         return match.Groups[1].Value;
+    }
+
+    /// <summary>A bucket that fails once, as a stopped instance would, at one compose and at one delete.</summary>
+    private sealed class StoppingBucket(IBucket inner, string compose, string delete) : DelegatingBucket(inner)
+    {
+        private bool _composeStopped, _deleteStopped;
+
+        public override Task ComposeAsync(IReadOnlyList<string> sources, string destination, string contentType, CancellationToken cancellationToken) =>
+            destination == compose && !_composeStopped
+                ? Stop(ref _composeStopped)
+                : base.ComposeAsync(sources, destination, contentType, cancellationToken);
+
+        public override Task DeleteAsync(string objectName, CancellationToken cancellationToken) =>
+            objectName == delete && !_deleteStopped
+                ? Stop(ref _deleteStopped)
+                : base.DeleteAsync(objectName, cancellationToken);
+
+        private static Task Stop(ref bool stopped)
+        {
+            stopped = true;
+            return Task.FromException(new IOException("the instance stopped"));
+        }
     }
 
     public void Dispose()

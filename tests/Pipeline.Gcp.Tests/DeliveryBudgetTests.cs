@@ -199,21 +199,12 @@ public sealed class DeliveryBudgetTests(ITestOutputHelper output)
     }
 
     /// <summary>A bucket whose listing takes <paramref name="delay"/> (it honours cancellation, as an HTTP call does).</summary>
-    private sealed class SlowBucket(IBucket inner, TimeSpan delay) : IBucket
+    private sealed class SlowBucket(IBucket inner, TimeSpan delay) : DelegatingBucket(inner)
     {
-        public string Describe(string objectName) => inner.Describe(objectName);
-        public Task<BucketObject?> TryReadAsync(string objectName, CancellationToken cancellationToken) => inner.TryReadAsync(objectName, cancellationToken);
-        public Task<string> WriteAsync(string objectName, ReadOnlyMemory<byte> content, string contentType, string? ifGenerationMatch, CancellationToken cancellationToken) =>
-            inner.WriteAsync(objectName, content, contentType, ifGenerationMatch, cancellationToken);
-        public Task UploadFileAsync(string objectName, string localPath, string contentType, CancellationToken cancellationToken) =>
-            inner.UploadFileAsync(objectName, localPath, contentType, cancellationToken);
-        public Task<LocalObject> OpenLocalAsync(string objectName, CancellationToken cancellationToken) => inner.OpenLocalAsync(objectName, cancellationToken);
-        public Task DeleteAsync(string objectName, CancellationToken cancellationToken) => inner.DeleteAsync(objectName, cancellationToken);
-
-        public async Task<IReadOnlyList<string>> ListAsync(string prefix, CancellationToken cancellationToken)
+        public override async Task<IReadOnlyList<string>> ListAsync(string prefix, CancellationToken cancellationToken)
         {
             await Task.Delay(delay, cancellationToken);
-            return await inner.ListAsync(prefix, cancellationToken);
+            return await base.ListAsync(prefix, cancellationToken);
         }
     }
 }

@@ -134,5 +134,32 @@ public sealed class GcsBucketTests : IDisposable
         Assert.All(_server.LogEntries, e => Assert.False(e.RequestMessage.Headers!.ContainsKey("Authorization")));
     }
 
+    [Fact]
+    public async Task Compose_asks_Cloud_Storage_to_concatenate_the_sources_into_the_destination_in_order()
+    {
+        const string composePath = "^/storage/v1/b/my-bucket/o/runs(%2F|/)run-1(%2F|/)audiences(%2F|/)champions\\.csv/compose$";
+        _server.Given(Request.Create().WithPath(new RegexMatcher(composePath)).UsingPost())
+            .RespondWith(Json(200, "CloudStorage/object-audience-composed.json"));
+        string[] sources = ["runs/run-1/audiences/.parts/champions/compose/header.csv", "runs/run-1/audiences/.parts/champions/part-000000000000.csv",
+            "runs/run-1/audiences/.parts/champions/part-000000000001.csv"];
+
+        await Bucket().ComposeAsync(sources, "runs/run-1/audiences/champions.csv", ContentTypes.Csv, CancellationToken.None);
+
+        var body = System.Text.Json.Nodes.JsonNode.Parse(_server.LogEntries.Single().RequestMessage.Body!)!;
+        Assert.Equal(sources, body["sourceObjects"]!.AsArray().Select(s => (string?)s!["name"]));
+        Assert.Equal("text/csv", (string?)body["destination"]!["contentType"]);
+    }
+
+    [Fact]
+    public async Task Compose_of_a_source_that_is_gone_fails_with_Cloud_Storages_404()
+    {
+        _server.Given(Request.Create().WithPath(new RegexMatcher("/compose$")).UsingPost()).RespondWith(Json(404, "CloudStorage/error-404-not-found.json"));
+
+        var error = await Assert.ThrowsAsync<Google.GoogleApiException>(() =>
+            Bucket().ComposeAsync(["runs/run-1/audiences/.parts/champions/part-000000000000.csv"], "runs/run-1/audiences/champions.csv", ContentTypes.Csv, CancellationToken.None));
+
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, error.HttpStatusCode);
+    }
+
     public void Dispose() => _server.Stop();
 }

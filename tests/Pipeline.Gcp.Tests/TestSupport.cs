@@ -15,6 +15,22 @@ internal static class Payload
         File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "Payloads", relativePath));
 }
 
+/// <summary>A bucket that hands every call to <paramref name="inner"/>; a test overrides the calls it makes slow or fail.</summary>
+internal abstract class DelegatingBucket(IBucket inner) : IBucket
+{
+    public string Describe(string objectName) => inner.Describe(objectName);
+    public Task<BucketObject?> TryReadAsync(string objectName, CancellationToken cancellationToken) => inner.TryReadAsync(objectName, cancellationToken);
+    public Task<string> WriteAsync(string objectName, ReadOnlyMemory<byte> content, string contentType, string? ifGenerationMatch, CancellationToken cancellationToken) =>
+        inner.WriteAsync(objectName, content, contentType, ifGenerationMatch, cancellationToken);
+    public Task UploadFileAsync(string objectName, string localPath, string contentType, CancellationToken cancellationToken) =>
+        inner.UploadFileAsync(objectName, localPath, contentType, cancellationToken);
+    public virtual Task ComposeAsync(IReadOnlyList<string> sources, string destination, string contentType, CancellationToken cancellationToken) =>
+        inner.ComposeAsync(sources, destination, contentType, cancellationToken);
+    public Task<LocalObject> OpenLocalAsync(string objectName, CancellationToken cancellationToken) => inner.OpenLocalAsync(objectName, cancellationToken);
+    public virtual Task<IReadOnlyList<string>> ListAsync(string prefix, CancellationToken cancellationToken) => inner.ListAsync(prefix, cancellationToken);
+    public virtual Task DeleteAsync(string objectName, CancellationToken cancellationToken) => inner.DeleteAsync(objectName, cancellationToken);
+}
+
 /// <summary>A fixed access token, so tests can check it is sent.</summary>
 internal sealed class FixedToken : IAccessTokenSource
 {

@@ -49,29 +49,27 @@ internal sealed class BigQueryStageRun(IBigQueryClient client, string stage, Dat
         }, cancellationToken);
     }
 
-    /// <summary>Runs a query and hands its result to <paramref name="onPage"/> page by page, within the budget.</summary>
-    public async Task ReadPagesAsync(SqlStatement statement, Func<BigQueryResultPage, CancellationToken, Task> onPage, CancellationToken cancellationToken)
-    {
-        var job = await RunAsync(statement, cancellationToken);
-        await WithinBudgetAsync(job.JobId, async ct =>
-        {
-            await foreach (var page in client.ReadAsync(job, ct)) await onPage(page, ct);
-            return true;
-        }, cancellationToken);
-    }
-
     /// <summary>
     /// Runs an <c>EXPORT DATA</c> statement into the table's prefix in the bucket, then removes the parts an earlier
     /// attempt left that this export did not overwrite; returns the rows exported. No row passes through here.
     /// </summary>
-    public async Task<long> ExportAsync(SqlStatement export, IBucket bucket, string tablePrefix, CancellationToken cancellationToken)
+    public async Task<long> ExportAsync(SqlStatement export, IBucket bucket, string tablePrefix, CancellationToken cancellationToken) =>
+        (await ExportAsync(export, bucket, tablePrefix, ExportedParts.Parquet, cancellationToken)).RowCount;
+
+    /// <summary>
+    /// <see cref="ExportAsync(SqlStatement, IBucket, string, CancellationToken)"/> for parts named
+    /// <c>part-*{extension}</c>; returns the export's file and row counts (its files are
+    /// <see cref="ExportedParts.Names"/>, all there).
+    /// </summary>
+    public async Task<BigQueryExportStatistics> ExportAsync(SqlStatement export, IBucket bucket, string tablePrefix, string extension,
+        CancellationToken cancellationToken)
     {
         var job = await RunAsync(export, cancellationToken);
         return await WithinBudgetAsync(job.JobId, async ct =>
         {
             var written = await client.ExportStatisticsAsync(job, ct);
-            await ExportedParts.TidyAsync(bucket, tablePrefix, written.FileCount, ct);
-            return written.RowCount;
+            await ExportedParts.TidyAsync(bucket, tablePrefix, written.FileCount, extension, ct);
+            return written;
         }, cancellationToken);
     }
 
@@ -83,9 +81,10 @@ internal sealed class BigQueryStageRun(IBigQueryClient client, string stage, Dat
 
     /// <summary>
     /// Runs one step with a token that is cancelled when the budget is spent; that cancellation (not the caller's)
-    /// becomes <see cref="StageStillRunningException"/> naming the job the step was about.
+    /// becomes <see cref="StageStillRunningException"/> naming the job the step was about. Work on a job's output in
+    /// the bucket (composing an export's parts) runs through here too, so it counts against the same budget.
     /// </summary>
-    private async Task<T> WithinBudgetAsync<T>(string jobId, Func<CancellationToken, Task<T>> step, CancellationToken cancellationToken)
+    public async Task<T> WithinBudgetAsync<T>(string jobId, Func<CancellationToken, Task<T>> step, CancellationToken cancellationToken)
     {
         using var budget = new CancellationTokenSource(Remaining(), clock);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, budget.Token);

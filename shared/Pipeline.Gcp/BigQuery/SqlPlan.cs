@@ -134,11 +134,10 @@ public sealed class SqlPlan
     /// parameter there) built from the validated bucket name and run id; <c>overwrite</c> lets a later attempt replace
     /// what an earlier one wrote (<see cref="ExportedParts"/> removes the surplus).
     /// </summary>
-    private string Export(string tablePrefix, string query) => $"""
+    private string Export(string tablePrefix, string query, string extension = ExportedParts.Parquet) => $"""
         EXPORT DATA OPTIONS (
-          uri = '{ExportedParts.Uri(_bucket, tablePrefix)}',
-          format = 'PARQUET',
-          compression = 'SNAPPY',
+          uri = '{ExportedParts.Uri(_bucket, tablePrefix, extension)}',
+          {(extension == ExportedParts.Csv ? "format = 'CSV',\n  header = FALSE," : "format = 'PARQUET',\n  compression = 'SNAPPY',")}
           overwrite = TRUE)
         AS
         {query}
@@ -484,15 +483,35 @@ public sealed class SqlPlan
         FROM {PredictionsTable}
         """);
 
-    /// <summary>The audiences' rows: every customer outside the control group, by segment.</summary>
-    public SqlStatement AudienceRows() => Statement(Stages.Predict, "audiences",
-        "user ids per segment for the audience files, control group left out",
+    /// <summary>How many customers each audience file holds: every customer outside the control group, by segment.</summary>
+    public SqlStatement AudienceSizes() => Statement(Stages.Predict, "audience_sizes",
+        "customers per audience file (segment), control group left out",
         $"""
-        SELECT centroid_id, user_id
+        SELECT centroid_id, COUNT(*) AS customers
         FROM {PredictionsTable}
         WHERE NOT control_group
-        ORDER BY centroid_id, user_id
+        GROUP BY centroid_id
+        ORDER BY centroid_id
         """);
+
+    /// <summary>
+    /// One segment's audience, exported by BigQuery as headerless CSV parts under
+    /// <see cref="AudienceParts.Prefix"/>; the Predict stage composes them with a header into
+    /// <c>audiences/{segment}.csv</c>. No ORDER BY: the ids need no order, and sorting millions would run on one slot.
+    /// </summary>
+    public SqlStatement AudienceExport(int centroidId, string segment) =>
+        AudienceExport(string.Create(CultureInfo.InvariantCulture, $"audience_export_{centroidId}"),
+            QueryParameter.ForInt64("centroid_id", centroidId), AudienceParts.Prefix(_run.RunId, segment));
+
+    /// <summary>The same statement for the plan, before TrainModel has named the segments.</summary>
+    public SqlStatement PlannedAudienceExport() =>
+        AudienceExport("audience_export", QueryParameter.Deferred("centroid_id", "INT64", "after TrainModel: one export per segment of model.json"),
+            AudienceParts.Prefix(_run.RunId, AudienceParts.PlannedSegment));
+
+    private SqlStatement AudienceExport(string key, QueryParameter centroidId, string partsPrefix) => Statement(Stages.Predict, key,
+        "one segment's user ids as CSV parts, exported by BigQuery into the bucket and composed into audiences/{segment}.csv",
+        Export(partsPrefix, $"SELECT user_id\nFROM {PredictionsTable}\nWHERE centroid_id = @centroid_id AND NOT control_group", ExportedParts.Csv),
+        centroidId);
 
     /// <summary>
     /// Records a completed (or released) run; with <paramref name="isLatest"/> it becomes what
@@ -593,7 +612,7 @@ public sealed class SqlPlan
         Evaluate(), Centroids(), TrainingInfo(), PlannedFeatureInfo(),
         CustomerSegmentsSetup(), SegmentRunsSetup(), LatestViewSetup(),
         PlannedPredictions(), PlannedMovement(audiences ?? new AudienceOptions()), RecordSegments(), SegmentSizes(), PredictionsExport(),
-        MovementSummary(), PlannedPreviousSegmentSizes(), PlannedMigration(), AudienceRows(),
+        MovementSummary(), PlannedPreviousSegmentSizes(), PlannedMigration(), AudienceSizes(), PlannedAudienceExport(),
         ProfileSegments(), ProfileQuartiles(), .. new[] { ProfilePeople(), ProfileCatalogue() }.OfType<SqlStatement>(),
         ChartSample(chartPoints),
         RecordCompletedRun(isLatest: true),

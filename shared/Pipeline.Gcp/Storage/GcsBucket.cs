@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using Google;
+using Google.Apis.Storage.v1.Data;
 using Google.Cloud.Storage.V1;
 using Pipeline.Core;
 
@@ -105,6 +106,24 @@ public sealed class GcsBucket(StorageClient storage, string bucketName) : IBucke
         {
             // Already gone: a redelivery repeating the clean-up, or another instance doing it at the same time.
         }
+    }
+
+    /// <summary>
+    /// objects.compose: Cloud Storage concatenates the sources itself. Unconditional, as <see cref="UploadFileAsync"/>
+    /// is: the destination is a run's output that a redelivery may write again with the same content, never an object
+    /// two writers update in turn (those use <see cref="WriteAsync"/> with a generation). The sources are the current
+    /// generations; a missing one is a 404, which a redelivery retries.
+    /// </summary>
+    public async Task ComposeAsync(IReadOnlyList<string> sources, string destination, string contentType, CancellationToken cancellationToken)
+    {
+        if (sources.Count is 0 or > IBucket.MaxComposeSources)
+            throw new ArgumentException($"a compose takes 1 to {IBucket.MaxComposeSources} sources, not {sources.Count}", nameof(sources));
+        var request = new ComposeRequest
+        {
+            SourceObjects = sources.Select(name => new ComposeRequest.SourceObjectsData { Name = name }).ToList(),
+            Destination = new Google.Apis.Storage.v1.Data.Object { ContentType = contentType },
+        };
+        await storage.Service.Objects.Compose(request, BucketName, destination).ExecuteAsync(cancellationToken);
     }
 
     private async Task<string> UploadAsync(string objectName, Stream content, string contentType, string? ifGenerationMatch,

@@ -45,4 +45,40 @@ public sealed class BucketTableTests : IDisposable
         Assert.Contains("holds no Parquet part", error.Message, StringComparison.Ordinal);
         Assert.Empty(await bucket.ListAsync("runs/none/", CancellationToken.None));
     }
+
+    [Fact]
+    public async Task Compose_writes_the_sources_one_after_another_into_the_destination_whole_and_keeps_the_sources()
+    {
+        IBucket bucket = new FileSystemBucket(_root.Path);
+        const string destination = "runs/r1/audiences/champions.csv";
+        await bucket.WriteAsync(destination, "an older attempt's file"u8.ToArray(), ContentTypes.Csv, null, CancellationToken.None);
+        string[] sources = ["runs/r1/audiences/.parts/champions/compose/header.csv", "runs/r1/audiences/.parts/champions/part-000000000000.csv",
+            "runs/r1/audiences/.parts/champions/part-000000000001.csv", "runs/r1/audiences/.parts/champions/part-000000000002.csv"];
+        string[] contents = ["user_id\n", "101\n102\n", "", "103\n"];
+        foreach (var (name, content) in sources.Zip(contents))
+            await bucket.WriteAsync(name, System.Text.Encoding.UTF8.GetBytes(content), ContentTypes.Csv, null, CancellationToken.None);
+
+        await bucket.ComposeAsync(sources, destination, ContentTypes.Csv, CancellationToken.None);
+
+        Assert.Equal("user_id\n101\n102\n103\n", await File.ReadAllTextAsync(Path.Combine(_root.Path, "runs", "r1", "audiences", "champions.csv")));
+        Assert.All(sources, name => Assert.True(File.Exists(Path.Combine(_root.Path, name))));
+        // No temporary file of the compose is left beside the destination.
+        Assert.Equal(["champions.csv"], Directory.GetFiles(Path.Combine(_root.Path, "runs", "r1", "audiences")).Select(Path.GetFileName));
+    }
+
+    [Fact]
+    public async Task Compose_refuses_a_missing_source_and_more_sources_than_Cloud_Storage_takes_and_leaves_the_destination_alone()
+    {
+        IBucket bucket = new FileSystemBucket(_root.Path);
+        await bucket.WriteAsync("runs/r1/a.csv", "a\n"u8.ToArray(), ContentTypes.Csv, null, CancellationToken.None);
+
+        var missing = await Assert.ThrowsAsync<FileNotFoundException>(() =>
+            bucket.ComposeAsync(["runs/r1/a.csv", "runs/r1/b.csv"], "runs/r1/out.csv", ContentTypes.Csv, CancellationToken.None));
+        Assert.Contains("b.csv does not exist", missing.Message, StringComparison.Ordinal);
+
+        var tooMany = await Assert.ThrowsAsync<ArgumentException>(() =>
+            bucket.ComposeAsync(Enumerable.Repeat("runs/r1/a.csv", IBucket.MaxComposeSources + 1).ToList(), "runs/r1/out.csv", ContentTypes.Csv, CancellationToken.None));
+        Assert.Contains("1 to 32 sources, not 33", tooMany.Message, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(_root.Path, "runs", "r1", "out.csv")));
+    }
 }

@@ -30,6 +30,12 @@ public sealed class FaultyBucket(string root, Func<string, bool> full) : IBucket
         return _inner.UploadFileAsync(objectName, localPath, contentType, cancellationToken);
     }
 
+    public Task ComposeAsync(IReadOnlyList<string> sources, string destination, string contentType, CancellationToken cancellationToken)
+    {
+        Refuse(destination);
+        return _inner.ComposeAsync(sources, destination, contentType, cancellationToken);
+    }
+
     public Task<LocalObject> OpenLocalAsync(string objectName, CancellationToken cancellationToken) => _inner.OpenLocalAsync(objectName, cancellationToken);
 
     public Task<IReadOnlyList<string>> ListAsync(string prefix, CancellationToken cancellationToken) => _inner.ListAsync(prefix, cancellationToken);

@@ -305,14 +305,27 @@ WHERE p.run_as_of = @previous_as_of AND p.run_id = @previous_run_id
   AND NOT EXISTS (SELECT 1 FROM `my-project.segmentation.predictions_2023_01_01_nightly` AS c WHERE c.user_id = p.user_id)
 GROUP BY from_centroid;
 
--- [23] audiences: user ids per segment for the audience files, control group left out
--- job id: segmentation_2023_01_01_nightly_predict_audiences_740b9c1a8be3_0
-SELECT centroid_id, user_id
+-- [23] audience_sizes: customers per audience file (segment), control group left out
+-- job id: segmentation_2023_01_01_nightly_predict_audience_sizes_e208f3a0b35e_0
+SELECT centroid_id, COUNT(*) AS customers
 FROM `my-project.segmentation.predictions_2023_01_01_nightly`
 WHERE NOT control_group
-ORDER BY centroid_id, user_id;
+GROUP BY centroid_id
+ORDER BY centroid_id;
 
--- [24] profile_segments: per segment: customers, orders, revenue, and the order items that do not join users or products
+-- [24] audience_export: one segment's user ids as CSV parts, exported by BigQuery into the bucket and composed into audiences/{segment}.csv
+-- @centroid_id INT64 = (known after TrainModel: one export per segment of model.json)
+EXPORT DATA OPTIONS (
+  uri = 'gs://my-bucket/runs/2023-01-01-nightly/audiences/.parts/{segment}/part-*.csv',
+  format = 'CSV',
+  header = FALSE,
+  overwrite = TRUE)
+AS
+SELECT user_id
+FROM `my-project.segmentation.predictions_2023_01_01_nightly`
+WHERE centroid_id = @centroid_id AND NOT control_group;
+
+-- [25] profile_segments: per segment: customers, orders, revenue, and the order items that do not join users or products
 -- job id: segmentation_2023_01_01_nightly_predict_profile_segments_8e4ac1c0024b_0
 -- @window_start DATE = 2022-01-01
 -- @window_end DATE = 2023-01-01
@@ -362,7 +375,7 @@ LEFT JOIN catalogue AS p ON p.product_id = i.product_id
 GROUP BY c.centroid_id
 ORDER BY c.centroid_id;
 
--- [25] profile_quartiles: per segment and for all customers (centroid_id 0): quartiles of the three features
+-- [26] profile_quartiles: per segment and for all customers (centroid_id 0): quartiles of the three features
 -- job id: segmentation_2023_01_01_nightly_predict_profile_quartiles_ea414e0671e9_0
 SELECT DISTINCT
   centroid_id,
@@ -391,7 +404,7 @@ SELECT DISTINCT
 FROM `my-project.segmentation.predictions_2023_01_01_nightly`
 ORDER BY centroid_id;
 
--- [26] profile_people: per segment: customers by gender, age band, country and traffic source
+-- [27] profile_people: per segment: customers by gender, age band, country and traffic source
 -- job id: segmentation_2023_01_01_nightly_predict_profile_people_d490d2295cef_0
 -- @window_start DATE = 2022-01-01
 -- @window_end DATE = 2023-01-01
@@ -444,7 +457,7 @@ JOIN people AS u ON u.user_id = c.user_id
 GROUP BY 1, 2, 3
 ORDER BY centroid_id, dimension, value;
 
--- [27] profile_catalogue: per segment: revenue and buying customers by department, category and brand
+-- [28] profile_catalogue: per segment: revenue and buying customers by department, category and brand
 -- job id: segmentation_2023_01_01_nightly_predict_profile_catalogue_cc53a3b94393_0
 -- @window_start DATE = 2022-01-01
 -- @window_end DATE = 2023-01-01
@@ -500,7 +513,7 @@ ORDER BY centroid_id, dimension, value;
 
 -- ==== RenderChart ====
 
--- [28] chart_sample: a stratified sample of the predictions for the chart
+-- [29] chart_sample: a stratified sample of the predictions for the chart
 -- job id: segmentation_2023_01_01_nightly_renderchart_chart_sample_634d1204b6a6_0
 -- @seed INT64 = 42
 -- @max_points INT64 = 30000
@@ -523,7 +536,7 @@ ORDER BY centroid_id, rank_in_segment;
 -- The campaign writer (offline, Vertex AI Gemini or an OpenAI-compatible endpoint) reads model.json; no SQL.
 -- When the run completes (passes the quality gate, or is released), customer_segments_latest moves to it:
 
--- [29] segment_runs_row: the completed run into segment_runs, which moves customer_segments_latest
+-- [30] segment_runs_row: the completed run into segment_runs, which moves customer_segments_latest
 -- job id: segmentation_2023_01_01_nightly_generatecampaign_segment_runs_row_4d75011a136c_0
 -- @run_id STRING = '2023-01-01-nightly'
 -- @as_of DATE = 2023-01-01
