@@ -125,8 +125,14 @@ public sealed class DeliveryBudgetTests(ITestOutputHelper output)
     /// <param name="Result">The small query read after it (the summary, the segment sizes).</param>
     /// <param name="Answer">That query's documented answer for a number of customers.</param>
     /// <param name="RunAsync">One delivery of the stage.</param>
+    /// <param name="Before">Quick statements the stage runs before the long job (done at once in BigQuery).</param>
+    /// <param name="After">Quick statements it runs after the long job, before the small result.</param>
     private sealed record ExportingStage(SqlStatement Job, SqlStatement Result, SqlStatement Export, string Prefix,
-        Func<long, string> Answer, Func<FakeBigQuery, IBucket, Task> RunAsync);
+        Func<long, string> Answer, Func<FakeBigQuery, IBucket, Task> RunAsync)
+    {
+        public IReadOnlyList<SqlStatement> Before { get; init; } = [];
+        public IReadOnlyList<SqlStatement> After { get; init; } = [];
+    }
 
     private static ExportingStage BuildStats
     {
@@ -144,9 +150,16 @@ public sealed class DeliveryBudgetTests(ITestOutputHelper output)
         {
             var plan = new SqlPlan(FakeBigQuery.Options(), TestRuns.Parameters());
             var model = TestRuns.Model();
+            var audiences = new AudienceOptions();
             return new(plan.Predictions(model), plan.SegmentSizes(), plan.PredictionsExport(), BucketLayout.Predictions("run-1"), SegmentSizes,
                 (bigQuery, bucket) => new BigQuerySegmentationEngine(bigQuery.CreateClient(), bucket, Gcp(bigQuery), TestRuns.Pipeline(3),
-                    TimeProvider.System, NullLogger<BigQuerySegmentationEngine>.Instance).PredictAsync(TestRuns.Parameters(), model, CancellationToken.None));
+                        Options.Create(audiences), new RunLedger(bucket, TimeProvider.System), TimeProvider.System, NullLogger<BigQuerySegmentationEngine>.Instance)
+                    .PredictAsync(TestRuns.Parameters(), model, CancellationToken.None))
+            {
+                // The segments-over-time tables and view, then (after ML.PREDICT) the movement and the run's rows.
+                Before = [plan.CustomerSegmentsSetup(), plan.SegmentRunsSetup(), plan.LatestViewSetup()],
+                After = [plan.Movement(null, null, audiences), plan.RecordSegments()],
+            };
         }
     }
 
@@ -186,15 +199,18 @@ public sealed class DeliveryBudgetTests(ITestOutputHelper output)
             return error;
         }
 
-        // Delivery 1: the long job is still running when the budget is spent.
+        // Delivery 1: the quick statements finish, the long job is still running when the budget is spent.
         bigQuery.Server.Given(Request.Create().WithPath(FakeBigQuery.JobsPath).UsingPost()).AtPriority(100)
             .RespondWith(FakeBigQuery.Json(200, "BigQuery/job-running.json"));
         bigQuery.Server.Given(Request.Create().WithPath(new RegexMatcher($"^{FakeBigQuery.QueriesPath}.+")).UsingGet()).AtPriority(100)
             .RespondWith(StillRunning());
+        foreach (var quick in stage.Before) Stub(bigQuery, quick, priority: 3, insert: 200, "BigQuery/job-done.json", "BigQuery/results-ddl-complete.json");
         var first = Assert.IsType<StageStillRunningException>(await DeliverAsync());
         Assert.Equal(stage.Job.JobId(), first.JobId);
 
         // Delivery 2: attaches to the long job (now done), reads the small result, starts the export, which runs on.
+        foreach (var quick in stage.Before) Stub(bigQuery, quick, priority: 2, insert: 409, "BigQuery/job-done.json", "BigQuery/results-ddl-complete.json");
+        foreach (var quick in stage.After) Stub(bigQuery, quick, priority: 2, insert: 200, "BigQuery/job-done.json", "BigQuery/results-ddl-complete.json");
         Stub(bigQuery, stage.Job, priority: 2, insert: 409, "BigQuery/job-done.json", "BigQuery/results-ddl-complete.json");
         Stub(bigQuery, stage.Result, priority: 2, insert: 200, "BigQuery/job-done.json", stage.Answer(customers));
         Stub(bigQuery, stage.Export, priority: 2, insert: 200, "BigQuery/job-running.json", "BigQuery/results-incomplete.json");
@@ -204,6 +220,7 @@ public sealed class DeliveryBudgetTests(ITestOutputHelper output)
         // Meanwhile BigQuery writes the files. Delivery 3 attaches to every job and finds the export done.
         for (long i = 0; i < fileCount; i++)
             await bucket.WriteAsync(ExportedParts.Name(stage.Prefix, i), new byte[] { 1 }, ContentTypes.Parquet, null, CancellationToken.None);
+        foreach (var quick in stage.After) Stub(bigQuery, quick, priority: 1, insert: 409, "BigQuery/job-done.json", "BigQuery/results-ddl-complete.json");
         Stub(bigQuery, stage.Result, priority: 1, insert: 409, "BigQuery/job-done.json", stage.Answer(customers));
         Stub(bigQuery, stage.Export, priority: 1, insert: 409, FakeBigQuery.ExportJob(fileCount, customers), "BigQuery/results-ddl-complete.json");
         Assert.Null(await DeliverAsync());
