@@ -21,6 +21,10 @@ public sealed class BigQueryStatsBuilder(
         var summary = (await run.QueryAsync(plan.StatsSummary(), cancellationToken)).Single();
         var customers = summary.GetInt64("customers");
         var items = summary.GetInt64("items_counted");
+        var nonFinite = summary.GetInt64("non_finite_prices");
+        if (nonFinite > 0)
+            throw new PermanentPipelineException(
+                $"the input {plan.SourceTable} has {nonFinite:N0} row(s) whose sale_price is not a finite number, e.g. '{summary.GetString("non_finite_price_example")}'");
 
         var statsObject = BucketLayout.CustomerStats(parameters.RunId);
         var rows = await run.ExportAsync(plan.StatsExport(), bucket, statsObject, cancellationToken);

@@ -6,7 +6,7 @@ namespace Pipeline.Gcp.Tests;
 
 /// <summary>
 /// Runs the GCP backend's BigQuery SQL on DuckDB, after a purely mechanical translation of the dialect (XOR,
-/// DATE_DIFF's argument order, parameter markers, type and table names), so that its meaning can be checked here
+/// DATE_DIFF's argument order, parameter markers, function, type and table names), so that its meaning can be checked here
 /// against the in-process rule and the embedded backend's SQL.
 /// </summary>
 internal static partial class BigQueryOnDuckDb
@@ -32,6 +32,10 @@ internal static partial class BigQueryOnDuckDb
             .Replace("TIMESTAMP(@window_end)", "CAST(@window_end AS TIMESTAMP)", StringComparison.Ordinal)
             .Replace("AS INT64", "AS BIGINT", StringComparison.Ordinal)
             .Replace("AS FLOAT64", "AS DOUBLE", StringComparison.Ordinal)
+            .Replace("AS STRING)", "AS VARCHAR)", StringComparison.Ordinal)
+            .Replace("IS_NAN(", "isnan(", StringComparison.Ordinal)
+            .Replace("IS_INF(", "isinf(", StringComparison.Ordinal)
+            .Replace("COUNTIF(", "count_if(", StringComparison.Ordinal)
             .Replace("PERCENTILE_CONT(", "quantile_cont(", StringComparison.Ordinal);
         query = QuotedTable().Replace(query, m => tables[m.Groups[1].Value]);
         return Parameter().Replace(query, "$$$1");

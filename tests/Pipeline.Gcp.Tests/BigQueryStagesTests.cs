@@ -74,6 +74,25 @@ public sealed class BigQueryStagesTests : IDisposable
     }
 
     [Fact]
+    public async Task A_source_with_non_finite_sale_prices_fails_the_run_before_the_export_with_the_embedded_backends_reason()
+    {
+        _bigQuery.WithResults(Stages.BuildStats, "stats_summary", "BigQuery/results-stats-summary-non-finite.json");
+        var csv = Path.Combine(_directory.Path, "order_items.csv");
+        await File.WriteAllTextAsync(csv, "order_id,user_id,status,created_at,sale_price\n1,1,Complete,2022-05-01 10:00:00 UTC,NaN\n");
+        var embedded = new DuckDbStatsBuilder(Options.Create(new EmbeddedOptions { Input = csv }), _bucket, NullLogger<DuckDbStatsBuilder>.Instance);
+
+        var error = await Assert.ThrowsAsync<PermanentPipelineException>(() => StatsBuilder().BuildAsync(TestRuns.Parameters(), CancellationToken.None));
+        var embeddedError = await Assert.ThrowsAsync<PermanentPipelineException>(() => embedded.BuildAsync(TestRuns.Parameters(), CancellationToken.None));
+
+        Assert.Equal("the input `bigquery-public-data.thelook_ecommerce.order_items` has 2 row(s) whose sale_price is not a finite number, e.g. 'nan'", error.Message);
+        Assert.Equal($"the input {csv} has 1 row(s) whose sale_price is not a finite number, e.g. 'NaN'", embeddedError.Message);
+        // Nothing is exported: the statistics are refused before BigQuery writes a file.
+        Assert.Equal(["stats", "stats_summary"], _bigQuery.InsertedJobs().Select(Key));
+        Assert.Contains("COUNTIF((IS_NAN(sale_price) OR IS_INF(sale_price))) AS non_finite_prices",
+            (string)_bigQuery.InsertedJobs()[0]["configuration"]!["query"]!["query"]!, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task TrainModel_with_a_fixed_k_builds_the_model_from_ML_CENTROIDS_and_ML_EVALUATE()
     {
         _bigQuery.WithResults(Stages.TrainModel, "training_summary", "BigQuery/results-training-summary.json")
@@ -144,7 +163,7 @@ public sealed class BigQueryStagesTests : IDisposable
         _bigQuery.WithResults(Stages.Predict, "segment_sizes", "BigQuery/results-segment-sizes.json")
             .WithExport(Stages.Predict, "predictions_export", fileCount: 1, rowCount: 2);
         await _bucket.WriteAsync($"{BucketLayout.Predictions("run-1")}part-000000000000.parquet", new byte[] { 1 }, ContentTypes.Parquet, null, CancellationToken.None);
-        var model = Model();
+        var model = TestRuns.Model();
 
         var sizes = await Engine().PredictAsync(TestRuns.Parameters(), model, CancellationToken.None);
 
@@ -270,16 +289,6 @@ public sealed class BigQueryStagesTests : IDisposable
 
         Assert.Equal([new ChartPoint(12, 185.5, 1), new ChartPoint(30, 150.0, 1), new ChartPoint(300, 19.99, 3)], points);
     }
-
-    private static SegmentModel Model() => new(
-        "run-1", BigQuerySegmentationEngine.Engine, 3, "fixed", Features.All,
-        new Standardization([140.2, 1.7, 98.6], [95.3, 0.9, 80.1]),
-        [
-            new Centroid(1, "Champions", 30.5, 3.2, 150.5, new RfmScore(5, 5, 4), EngineCentroidId: 2),
-            new Centroid(2, "At Risk", 250.25, 1.1, 45.25, new RfmScore(1, 3, 2), EngineCentroidId: 3),
-            new Centroid(3, "Hibernating", 120.0, 1.6, 310.0, new RfmScore(2, 1, 1), EngineCentroidId: 1),
-        ],
-        new ModelMetrics(0.87, 1.2, 0.98), 7, 800, 200, 42, null);
 
     private static string Key(System.Text.Json.Nodes.JsonNode job)
     {

@@ -8,17 +8,21 @@ namespace Pipeline.Gcp.Tests;
 /// A validator for the subset of Google's API discovery format the backend's requests use: <c>$ref</c>, object
 /// properties (an unknown or read-only one is an error), <c>additionalProperties</c> maps, arrays, the scalar types
 /// with their formats (int64 and uint64 travel as decimal strings, <c>byte</c> as base64), enums, and a method's
-/// path and query parameters.
+/// path and query parameters, besides the document's global query parameters (<c>fields</c>, <c>uploadType</c>, …).
 /// </summary>
 internal sealed class DiscoverySchema
 {
     private readonly JsonObject _schemas;
     private readonly JsonObject _methods;
+    private readonly JsonObject _globalParameters;
+    private readonly HashSet<string> _leftOut;
 
     private DiscoverySchema(JsonObject document)
     {
         _schemas = (JsonObject)document["schemas"]!;
         _methods = (JsonObject)document["methods"]!;
+        _globalParameters = document["parameters"] as JsonObject ?? [];
+        _leftOut = (document["leftOut"] as JsonArray ?? []).Select(n => (string)n!).ToHashSet(StringComparer.Ordinal);
     }
 
     public static DiscoverySchema Load(string file) =>
@@ -33,21 +37,71 @@ internal sealed class DiscoverySchema
         return problems;
     }
 
-    /// <summary>The problems of a request's query string for <paramref name="methodId"/>: unknown names, wrong types.</summary>
+    /// <summary>
+    /// The problems of a request's query string for <paramref name="methodId"/>: unknown names, wrong types. The
+    /// document's global parameters count for every method; <c>alt=media</c> only for a method that
+    /// <c>supportsMediaDownload</c>, as the discovery format has it.
+    /// </summary>
     public IReadOnlyList<string> ValidateQuery(string methodId, IDictionary<string, WireMock.Types.WireMockList<string>> query)
     {
-        var parameters = (JsonObject)Method(methodId)["parameters"]!;
+        var method = Method(methodId);
+        var parameters = (JsonObject)method["parameters"]!;
         var problems = new List<string>();
         foreach (var (name, values) in query)
         {
-            if (parameters[name] is not JsonObject parameter || (string?)parameter["location"] != "query")
+            if ((parameters[name] ?? _globalParameters[name]) is not JsonObject parameter || (string?)parameter["location"] != "query")
             {
                 problems.Add($"query parameter '{name}' is not a parameter of {methodId}");
                 continue;
             }
-            foreach (var value in values) CheckScalar(JsonValue.Create(value), parameter, $"?{name}", problems, fromQuery: true);
+            foreach (var value in values)
+            {
+                if (name == "alt" && value == "media" && (bool?)method["supportsMediaDownload"] == true) continue;
+                CheckScalar(JsonValue.Create(value), parameter, $"?{name}", problems, fromQuery: true);
+            }
         }
         return problems;
+    }
+
+    /// <summary>The problem with <paramref name="value"/> as the path parameter <paramref name="name"/> of the method, or null.</summary>
+    public string? ValidatePathParameter(string methodId, string name, string value)
+    {
+        if (Method(methodId)["parameters"]![name] is not JsonObject parameter || (string?)parameter["location"] != "path")
+            return $"'{name}' is not a path parameter of {methodId}";
+        return parameter["pattern"] is JsonNode pattern && !System.Text.RegularExpressions.Regex.IsMatch(value, (string)pattern!)
+            ? $"'{value}' does not match {name}'s pattern {pattern}"
+            : null;
+    }
+
+    /// <summary>
+    /// Every <c>$ref</c> of the copied schemas that is neither copied nor listed under <c>leftOut</c>: a subset that
+    /// lost a schema by mistake shows here, not only when a body happens to use the property.
+    /// </summary>
+    public IReadOnlyList<string> UnaccountedReferences()
+    {
+        var references = new SortedSet<string>(StringComparer.Ordinal);
+        Collect(_schemas);
+        Collect(_methods);
+        return references.Where(r => _schemas[r] is null && !_leftOut.Contains(r)).ToList();
+
+        void Collect(JsonNode? node)
+        {
+            switch (node)
+            {
+                case JsonObject obj:
+                    foreach (var (key, child) in obj)
+                    {
+                        // A method's response is what the API sends back, not part of what we validate.
+                        if (key == "response") continue;
+                        if (key == "$ref") references.Add((string)child!);
+                        else Collect(child);
+                    }
+                    break;
+                case JsonArray array:
+                    foreach (var child in array) Collect(child);
+                    break;
+            }
+        }
     }
 
     private JsonObject Method(string methodId) =>

@@ -20,8 +20,7 @@ public sealed class GcsBucketTests : IDisposable
 
     private GcsBucket Bucket() => GcpRegistration.CreateBucket(new GcpOptions { Bucket = "my-bucket", StorageEndpoint = _server.Url });
 
-    private static IResponseBuilder Json(int status, string payload) =>
-        Response.Create().WithStatusCode(status).WithHeader("Content-Type", "application/json; charset=UTF-8").WithBody(Payload.Text(payload));
+    private static IResponseBuilder Json(int status, string payload) => FakeBigQuery.Json(status, payload);
 
     private void ObjectExists()
     {

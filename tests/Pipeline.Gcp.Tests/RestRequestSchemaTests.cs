@@ -32,7 +32,7 @@ public sealed class RestRequestSchemaTests : IDisposable
             foreach (var statement in plan.All(30_000).Where(s => s.Parameters.All(p => p.DeferredUntil is null)))
                 await client.StartAsync(statement, CancellationToken.None);
         }
-        await client.StartAsync(new SqlPlan(FakeBigQuery.Options(), TestRuns.Parameters()).Predictions(PredictModel()), CancellationToken.None);
+        await client.StartAsync(new SqlPlan(FakeBigQuery.Options(), TestRuns.Parameters()).Predictions(TestRuns.Model()), CancellationToken.None);
 
         var inserts = _bigQuery.Server.LogEntries.Where(e => e.RequestMessage.Method == "POST").ToList();
         Assert.True(inserts.Count > 20, $"only {inserts.Count} statements were sent");
@@ -56,6 +56,14 @@ public sealed class RestRequestSchemaTests : IDisposable
             e.RequestMessage.AbsolutePath.StartsWith(FakeBigQuery.QueriesPath, StringComparison.Ordinal) ? "bigquery.jobs.getQueryResults" : "bigquery.jobs.get",
             e.RequestMessage.Query!)));
     }
+
+    [Theory]
+    [InlineData("bigquery-v2.json")]
+    [InlineData("pubsub-v1.json")]
+    [InlineData("aiplatform-v1.json")]
+    [InlineData("storage-v1.json")]
+    public void Every_copied_subset_holds_or_names_each_schema_it_references(string file) =>
+        Assert.Empty(DiscoverySchema.Load(file).UnaccountedReferences());
 
     [Fact]
     public void The_validator_rejects_what_the_API_would()
@@ -89,7 +97,11 @@ public sealed class RestRequestSchemaTests : IDisposable
         var request = Assert.Single(_bigQuery.Server.LogEntries).RequestMessage;
         // '%' must be escaped in a path; '+' is a literal plus there (RFC 3986), and .NET's Uri sends it unescaped.
         Assert.EndsWith("/v1/projects/my-project/topics/seg+a%25stats-ready:publish", request.Url.Replace("%2B", "+", StringComparison.Ordinal), StringComparison.Ordinal);
+        Assert.Null(PubSub.ValidatePathParameter("pubsub.projects.topics.publish", "topic", "projects/my-project/topics/seg+a%stats-ready"));
         Assert.Empty(PubSub.ValidateRequest("pubsub.projects.topics.publish", request.Body!));
+        // The server sets these two; the discovery document says so in prose, not with readOnly.
+        var message = JsonNode.Parse(request.Body!)!["messages"]![0]!.AsObject();
+        Assert.False(message.ContainsKey("messageId") || message.ContainsKey("publishTime"));
     }
 
     [Fact]
@@ -107,18 +119,12 @@ public sealed class RestRequestSchemaTests : IDisposable
         var bodies = _bigQuery.Server.LogEntries.Select(e => e.RequestMessage.Body!).ToList();
         Assert.Equal(2, bodies.Count);
         Assert.All(bodies, b => Assert.Empty(Vertex.ValidateRequest("aiplatform.projects.locations.publishers.models.generateContent", b)));
+        var path = _bigQuery.Server.LogEntries[0].RequestMessage.AbsolutePath;
+        Assert.Equal("/v1/projects/my-project/locations/global/publishers/google/models/gemini-3.5-flash:generateContent", path);
+        Assert.Null(Vertex.ValidatePathParameter("aiplatform.projects.locations.publishers.models.generateContent", "model",
+            path["/v1/".Length..^":generateContent".Length]));
         Assert.Equal(0.2, (double)JsonNode.Parse(bodies[1])!["generationConfig"]!["temperature"]!, 5);
     }
-
-    private static SegmentModel PredictModel() => new(
-        "run-1", BigQuerySegmentationEngine.Engine, 3, "fixed", Features.All,
-        new Standardization([140.2, 1.7, 98.6], [95.3, 0.9, 80.1]),
-        [
-            new Centroid(1, "Champions", 30.5, 3.2, 150.5, new RfmScore(5, 5, 4), EngineCentroidId: 2),
-            new Centroid(2, "At Risk", 250.25, 1.1, 45.25, new RfmScore(1, 3, 2), EngineCentroidId: 3),
-            new Centroid(3, "Hibernating", 120.0, 1.6, 310.0, new RfmScore(2, 1, 1), EngineCentroidId: 1),
-        ],
-        new ModelMetrics(0.87, 1.2, 0.98), 7, 800, 200, 42, null);
 
     public void Dispose() => _bigQuery.Dispose();
 }

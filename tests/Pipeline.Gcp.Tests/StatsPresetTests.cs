@@ -61,6 +61,50 @@ public sealed class StatsPresetTests
         Assert.Equal((365L, 1L, 12.25, 1L), rows[4]);
     }
 
+    [Theory]
+    [InlineData(StatsPreset.Rfm)]
+    [InlineData(StatsPreset.Lab)]
+    public void The_summary_counts_non_finite_sale_prices_anywhere_in_the_source_with_an_example(StatsPreset preset)
+    {
+        var summary = Summary(preset, """
+            INSERT INTO order_items VALUES
+              (500, 5, 'Complete',  TIMESTAMP '2022-02-01 00:00:00', 'NaN'),
+              (501, 5, 'Cancelled', TIMESTAMP '2022-02-01 00:00:00', 'Infinity'),
+              (600, 6, 'Complete',  TIMESTAMP '2019-02-01 00:00:00', '-Infinity');
+            """);
+
+        // A cancelled item and one outside the window are refused too: the embedded backend refuses its input's
+        // bad values wherever they are. DuckDB writes them as BigQuery's CAST(… AS STRING) does: nan, inf, -inf.
+        Assert.Equal((3L, "-inf"), (summary.NonFinite, summary.Example));
+    }
+
+    [Fact]
+    public void A_source_of_finite_prices_counts_none()
+    {
+        Assert.Equal((3L, 5L, 0L, (string?)null), Summary(StatsPreset.Rfm, ""));
+    }
+
+    /// <summary>BigQuery's stats and summary statements, translated, over the fixture plus <paramref name="moreRows"/>.</summary>
+    private static (long Customers, long Items, long NonFinite, string? Example) Summary(StatsPreset preset, string moreRows)
+    {
+        var run = TestRuns.Parameters(metrics: preset);
+        var plan = new SqlPlan(FakeBigQuery.Options(), run);
+        using var connection = BigQueryOnDuckDb.Open();
+        DuckDb.Execute(connection, Fixture + moreRows);
+        var tables = new Dictionary<string, string> { ["order_items"] = "order_items", ["stats_run_1"] = "stats" };
+        DuckDb.Execute(connection, "CREATE TABLE stats AS " + BigQueryOnDuckDb.Translate(plan.Stats().Sql, tables),
+            ("as_of", run.AsOf), ("window_start", run.WindowStart), ("window_end", run.WindowEnd));
+
+        using var command = DuckDb.Command(connection, BigQueryOnDuckDb.Translate(plan.StatsSummary().Sql, tables));
+        using var reader = command.ExecuteReader();
+        reader.Read();
+        return (Count(reader.GetValue(0)), Count(reader.GetValue(1)), Count(reader.GetValue(2)), reader.IsDBNull(3) ? null : reader.GetString(3));
+    }
+
+    // DuckDB's SUM of integers is a HUGEINT, which the driver hands over as a BigInteger.
+    private static long Count(object value) => long.Parse(Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture)!,
+        System.Globalization.CultureInfo.InvariantCulture);
+
     private static Dictionary<long, (long Days, long Orders, double Spend, long Items)> Rows(string sql, RunParameters run, bool dateParameters)
     {
         using var connection = BigQueryOnDuckDb.Open();

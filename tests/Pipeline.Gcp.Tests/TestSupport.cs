@@ -140,6 +140,17 @@ internal static class TestRuns
     public static RunParameters Parameters(int? k = 3, StatsPreset metrics = StatsPreset.Rfm, string runId = "run-1") =>
         new(runId, new DateOnly(2022, 1, 1), new DateOnly(2023, 1, 1), new DateOnly(2023, 1, 1), k, metrics, 42, 0.2);
 
+    /// <summary>A trained k = 3 model whose BigQuery ML centroid ids (2, 3, 1) differ from its stable ids (1, 2, 3).</summary>
+    public static SegmentModel Model() => new(
+        "run-1", BigQuerySegmentationEngine.Engine, 3, "fixed", Features.All,
+        new Standardization([140.2, 1.7, 98.6], [95.3, 0.9, 80.1]),
+        [
+            new Centroid(1, "Champions", 30.5, 3.2, 150.5, new RfmScore(5, 5, 4), EngineCentroidId: 2),
+            new Centroid(2, "At Risk", 250.25, 1.1, 45.25, new RfmScore(1, 3, 2), EngineCentroidId: 3),
+            new Centroid(3, "Hibernating", 120.0, 1.6, 310.0, new RfmScore(2, 1, 1), EngineCentroidId: 1),
+        ],
+        new ModelMetrics(0.87, 1.2, 0.98), 7, 800, 200, 42, null);
+
     public static IOptions<PipelineOptions> Pipeline(int waitSeconds = 60) =>
         Microsoft.Extensions.Options.Options.Create(new PipelineOptions { StageWaitSeconds = waitSeconds });
 }

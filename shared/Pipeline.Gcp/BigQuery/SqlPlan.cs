@@ -81,12 +81,23 @@ public sealed class SqlPlan
 
     // ---- BuildStats -------------------------------------------------------------------------------------------
 
-    /// <summary>The run's per-customer statistics (CONTRACT.md, "Customer statistics"), as a table that expires.</summary>
+    /// <summary>
+    /// True for an order item whose <c>sale_price</c> is NaN or ±infinity: FLOAT64 holds them, and one of them makes
+    /// its customer's average spend, and then every centroid, NaN. The embedded backend refuses the same values.
+    /// </summary>
+    private const string NonFinitePrice = "(IS_NAN(sale_price) OR IS_INF(sale_price))";
+
+    /// <summary>
+    /// The run's per-customer statistics (CONTRACT.md, "Customer statistics"), as a table that expires. In the same
+    /// pass it counts the order items with a non-finite <c>sale_price</c> anywhere in the source, as the embedded
+    /// backend counts bad values of its input, with one of them as an example; the summary reads the count and the
+    /// stage refuses the input before anything is exported.
+    /// </summary>
     public SqlStatement Stats()
     {
         var (countOrders, averageSpend, filter) = _run.Metrics switch
         {
-            StatsPreset.Rfm => ("COUNT(DISTINCT order_id)", "SUM(sale_price) / COUNT(DISTINCT order_id)", "\n  AND status NOT IN ('Cancelled', 'Returned')"),
+            StatsPreset.Rfm => ("COUNT(DISTINCT order_id)", "SUM(sale_price) / COUNT(DISTINCT order_id)", " AND status NOT IN ('Cancelled', 'Returned')"),
             StatsPreset.Lab => ("COUNT(order_id)", "AVG(sale_price)", ""),
             _ => throw new ArgumentOutOfRangeException(nameof(_run.Metrics)),
         };
@@ -101,10 +112,12 @@ public sealed class SqlPlan
               DATE_DIFF(@as_of, DATE(MAX(created_at)), DAY) AS days_since_last_order,
               {countOrders} AS count_orders,
               {averageSpend} AS average_spend,
-              COUNT(*) AS items_counted
+              COUNT(*) AS items_counted,
+              COUNTIF({NonFinitePrice}) AS non_finite_prices,
+              MIN(IF({NonFinitePrice}, CAST(sale_price AS STRING), NULL)) AS non_finite_price_example
             FROM {SourceTable}
-            WHERE created_at >= TIMESTAMP(@window_start)
-              AND created_at < TIMESTAMP(@window_end){filter}
+            WHERE (created_at >= TIMESTAMP(@window_start) AND created_at < TIMESTAMP(@window_end){filter})
+              OR {NonFinitePrice}
             GROUP BY user_id
             """,
             QueryParameter.ForDate("as_of", _run.AsOf),
@@ -113,9 +126,13 @@ public sealed class SqlPlan
     }
 
     public SqlStatement StatsSummary() => Statement(Stages.BuildStats, "stats_summary",
-        "how many customers and counted items the statistics cover",
+        "how many customers and counted items the statistics cover, and how many items have a non-finite sale_price",
         $"""
-        SELECT COUNT(*) AS customers, IFNULL(SUM(items_counted), 0) AS items_counted
+        SELECT
+          COUNT(*) AS customers,
+          IFNULL(SUM(items_counted), 0) AS items_counted,
+          IFNULL(SUM(non_finite_prices), 0) AS non_finite_prices,
+          MIN(non_finite_price_example) AS non_finite_price_example
         FROM {StatsTable}
         """);
 

@@ -8,7 +8,7 @@
 -- ==== BuildStats ====
 
 -- [1] stats: per-customer statistics of the window (metrics = rfm)
--- job id: segmentation_2023_01_01_nightly_buildstats_stats_8b2612eb2163_0
+-- job id: segmentation_2023_01_01_nightly_buildstats_stats_ad161c33cbca_0
 -- @as_of DATE = 2023-01-01
 -- @window_start DATE = 2022-01-01
 -- @window_end DATE = 2023-01-01
@@ -20,16 +20,21 @@ SELECT
   DATE_DIFF(@as_of, DATE(MAX(created_at)), DAY) AS days_since_last_order,
   COUNT(DISTINCT order_id) AS count_orders,
   SUM(sale_price) / COUNT(DISTINCT order_id) AS average_spend,
-  COUNT(*) AS items_counted
+  COUNT(*) AS items_counted,
+  COUNTIF((IS_NAN(sale_price) OR IS_INF(sale_price))) AS non_finite_prices,
+  MIN(IF((IS_NAN(sale_price) OR IS_INF(sale_price)), CAST(sale_price AS STRING), NULL)) AS non_finite_price_example
 FROM `bigquery-public-data.thelook_ecommerce.order_items`
-WHERE created_at >= TIMESTAMP(@window_start)
-  AND created_at < TIMESTAMP(@window_end)
-  AND status NOT IN ('Cancelled', 'Returned')
+WHERE (created_at >= TIMESTAMP(@window_start) AND created_at < TIMESTAMP(@window_end) AND status NOT IN ('Cancelled', 'Returned'))
+  OR (IS_NAN(sale_price) OR IS_INF(sale_price))
 GROUP BY user_id;
 
--- [2] stats_summary: how many customers and counted items the statistics cover
--- job id: segmentation_2023_01_01_nightly_buildstats_stats_summary_6110985fdd9a_0
-SELECT COUNT(*) AS customers, IFNULL(SUM(items_counted), 0) AS items_counted
+-- [2] stats_summary: how many customers and counted items the statistics cover, and how many items have a non-finite sale_price
+-- job id: segmentation_2023_01_01_nightly_buildstats_stats_summary_7d4da040ac1a_0
+SELECT
+  COUNT(*) AS customers,
+  IFNULL(SUM(items_counted), 0) AS items_counted,
+  IFNULL(SUM(non_finite_prices), 0) AS non_finite_prices,
+  MIN(non_finite_price_example) AS non_finite_price_example
 FROM `my-project.segmentation.stats_2023_01_01_nightly`;
 
 -- [3] stats_export: customer_stats/part-*.parquet, exported by BigQuery into the bucket
