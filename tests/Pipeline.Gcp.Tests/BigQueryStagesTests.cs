@@ -227,7 +227,7 @@ public sealed class BigQueryStagesTests : IDisposable
         // A part of an earlier attempt that wrote more files: tidied, never composed.
         await WritePartAsync(_bucket, "champions", 2, "999\n");
 
-        var files = await Engine().WriteAudiencesAsync(TestRuns.Parameters(), Model(), CancellationToken.None);
+        var files = await Engine().WriteAudiencesAsync(TestRuns.Parameters(), TestRuns.Model(), CancellationToken.None);
 
         Assert.Equal([
             new AudienceFile(1, "Champions", "runs/run-1/audiences/champions.csv", 3),
@@ -255,15 +255,15 @@ public sealed class BigQueryStagesTests : IDisposable
         var engine = new BigQuerySegmentationEngine(_bigQuery.CreateClient(), bucket, Gcp, TestRuns.Pipeline(), Options.Create(new AudienceOptions()),
             new RunLedger(_bucket, TimeProvider.System), TimeProvider.System, NullLogger<BigQuerySegmentationEngine>.Instance);
 
-        await Assert.ThrowsAsync<IOException>(() => engine.WriteAudiencesAsync(TestRuns.Parameters(), Model(), CancellationToken.None));
+        await Assert.ThrowsAsync<IOException>(() => engine.WriteAudiencesAsync(TestRuns.Parameters(), TestRuns.Model(), CancellationToken.None));
         Assert.False(File.Exists(_bucket.Describe("runs/run-1/audiences/hibernating.csv")));
         Assert.NotEmpty(await _bucket.ListAsync("runs/run-1/audiences/.parts/hibernating/compose/round-0-", CancellationToken.None));
 
         _bigQuery.AsRedelivery();
-        await Assert.ThrowsAsync<IOException>(() => engine.WriteAudiencesAsync(TestRuns.Parameters(), Model(), CancellationToken.None));
+        await Assert.ThrowsAsync<IOException>(() => engine.WriteAudiencesAsync(TestRuns.Parameters(), TestRuns.Model(), CancellationToken.None));
         Assert.NotEmpty(await _bucket.ListAsync("runs/run-1/audiences/.parts/hibernating/", CancellationToken.None));
 
-        var files = await engine.WriteAudiencesAsync(TestRuns.Parameters(), Model(), CancellationToken.None);
+        var files = await engine.WriteAudiencesAsync(TestRuns.Parameters(), TestRuns.Model(), CancellationToken.None);
 
         Assert.Equal([3, 0, 40], files.Select(f => f.Customers));
         Assert.Equal(ExpectedAudiences, await ReadAudiencesAsync());
@@ -275,7 +275,7 @@ public sealed class BigQueryStagesTests : IDisposable
         await GivenAudienceExportsAsync(_bucket);
         _bigQuery.WithExport(Stages.Predict, "audience_export_1", fileCount: 2, rowCount: 4);
 
-        var error = await Assert.ThrowsAsync<PermanentPipelineException>(() => Engine().WriteAudiencesAsync(TestRuns.Parameters(), Model(), CancellationToken.None));
+        var error = await Assert.ThrowsAsync<PermanentPipelineException>(() => Engine().WriteAudiencesAsync(TestRuns.Parameters(), TestRuns.Model(), CancellationToken.None));
 
         Assert.Contains("segment Champions (centroid_id 1) wrote 4 user ids for 3 customers", error.Message, StringComparison.Ordinal);
     }
