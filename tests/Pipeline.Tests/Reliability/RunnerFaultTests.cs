@@ -188,6 +188,30 @@ public sealed class RunnerFaultTests(ReferenceRunFixture reference) : IClassFixt
     }
 
     [Fact]
+    public async Task Two_run_processes_at_once_on_one_bucket_both_complete_with_their_own_outputs()
+    {
+        var bucket = _scratch.File("bucket");
+        string[] Arguments(string runId) => [.. reference.RunArguments.Select(a => a == ReferenceRunFixture.RunId ? runId : a), "--out", bucket];
+
+        // Two processes: the manifests, latest.json and index.html are shared through the bucket's file locks alone.
+        var runs = await Task.WhenAll(RunnerProcess.RunAsync(Arguments("left")), RunnerProcess.RunAsync(Arguments("right")));
+
+        Assert.All(runs, run => Assert.True(run.ExitCode == 0, run.Output + run.Error));
+        foreach (var runId in new[] { "left", "right" })
+        {
+            var manifest = PipelineJson.Deserialize<RunManifest>(File.ReadAllBytes(Path.Combine(bucket, BucketLayout.Manifest(runId))));
+            Assert.Equal(RunStatus.Completed, manifest.Status);
+            Assert.All(manifest.Stages.Values, s => Assert.Equal((StageStatus.Completed, 1), (s.Status, s.Attempts)));
+            Assert.Equal(RunOutputs.Objects(reference.Bucket, ReferenceRunFixture.RunId), RunOutputs.Objects(bucket, runId));
+        }
+        var stats = RunOutputs.Objects(bucket, "left").First(n => n.StartsWith("customer_stats", StringComparison.Ordinal));
+        Assert.Equal(RunOutputs.Content(bucket, "left", stats), RunOutputs.Content(bucket, "right", stats));
+        Assert.Equal(RunOutputs.Content(reference.Bucket, ReferenceRunFixture.RunId, stats), RunOutputs.Content(bucket, "left", stats));
+        var latest = PipelineJson.Deserialize<LatestRun>(File.ReadAllBytes(Path.Combine(bucket, BucketLayout.Latest)));
+        Assert.Contains(latest.RunId, new[] { "left", "right" });
+    }
+
+    [Fact]
     public async Task The_same_stage_message_delivered_twice_at_once_is_worked_on_once()
     {
         var bucket = _scratch.File("bucket");
