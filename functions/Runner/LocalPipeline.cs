@@ -22,6 +22,9 @@ public sealed class LocalPipeline : IAsyncDisposable
     public IBucket Bucket => _services.GetRequiredService<IBucket>();
     public RunLedger Ledger => _services.GetRequiredService<RunLedger>();
 
+    /// <summary>Why the last message given up on failed, when one was: what to tell when the manifest cannot say.</summary>
+    public string? LastDeliveryError { get; private set; }
+
     /// <summary>The five functions and the watchdog, as the bus delivers to them.</summary>
     public IReadOnlyList<IPipelineFunction> Functions =>
         FunctionCatalog.All.Select(t => (IPipelineFunction)_services.GetRequiredService(t)).ToList();
@@ -88,6 +91,8 @@ public sealed class LocalPipeline : IAsyncDisposable
     private async Task<RunManifest> DeliverAllAsync(string runId, CancellationToken cancellationToken)
     {
         var undelivered = await Bus.DrainAsync(Functions, cancellationToken);
+        // Kept for a run that ends with nothing recorded (a bucket that cannot be written): the one clue left.
+        LastDeliveryError = undelivered.Count > 0 ? undelivered[0].LastError.Message : LastDeliveryError;
         foreach (var message in undelivered.Where(m => m.Topic != Topics.DeadLetter))
         {
             // What Pub/Sub does after max_delivery_attempts: the message moves to the dead-letter topic with its
@@ -107,7 +112,8 @@ public sealed class LocalPipeline : IAsyncDisposable
             .Select(p => p.Message.Attributes.GetValueOrDefault("run_id"))
             .LastOrDefault(id => id is not null) ?? runId;
         return await Ledger.GetAsync(recorded, cancellationToken)
-            ?? throw new InvalidOperationException($"run {runId} left no manifest");
+            ?? throw new CommandFailedException($"Run {runId} left no manifest: {LastDeliveryError ?? "no error recorded"} — " +
+                $"fix the cause and run the same command again ({Bucket.Describe(BucketLayout.Manifest(runId))})");
     }
 
     public ValueTask DisposeAsync() => _services.DisposeAsync();

@@ -173,12 +173,25 @@ public sealed class FileSystemBucket : IBucket
             {
                 return new FileStream(lockPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 1, FileOptions.DeleteOnClose);
             }
-            catch (IOException) when (attempt < 2000)
+            catch (IOException e) when (attempt < 2000 && IsHeldByAnother(e))
             {
                 await Task.Delay(5, cancellationToken);
             }
         }
     }
+
+    /// <summary>
+    /// The lock is held by another writer: worth waiting for. Anything else (a read-only or full file system, EROFS
+    /// or ENOSPC) does not pass by waiting and goes straight to the caller with its path.
+    /// </summary>
+    private static bool IsHeldByAnother(IOException e) =>
+        e.GetType() == typeof(IOException) && e.HResult is SharingViolationLinux or SharingViolationMac or SharingViolationWindows;
+
+    // What .NET puts in HResult when another handle holds the lock: the errno of flock (EWOULDBLOCK) on Unix, the
+    // Win32 error as an HRESULT on Windows.
+    private const int SharingViolationLinux = 11;
+    private const int SharingViolationMac = 35;
+    private const int SharingViolationWindows = unchecked((int)0x80070020);
 
     private string PathOf(string objectName)
     {

@@ -60,12 +60,6 @@ public sealed class EmulatorChain : IAsyncDisposable
         {
             await admin.WaitUntilReadyAsync(TimeSpan.FromSeconds(10), cancellationToken);
             var declarations = functionTypes.Select(FunctionHost.Describe).ToList();
-            foreach (var topic in Topics.All.Concat(declarations.Select(d => d.TriggeredBy)).Distinct())
-                await admin.CreateTopicAsync(settings.TopicPrefix + topic, cancellationToken);
-            // With a function on the dead-letter topic (the watchdog), every other subscription dead-letters to it,
-            // as Terraform sets up Pub/Sub.
-            var deadLetter = declarations.Any(d => d.TriggeredBy == Topics.DeadLetter) ? settings.TopicPrefix + Topics.DeadLetter : null;
-
             for (var index = 0; index < functionTypes.Count; index++)
             {
                 var declaration = declarations[index];
@@ -88,12 +82,9 @@ public sealed class EmulatorChain : IAsyncDisposable
                     overrides?.Invoke(services);
                 });
                 await app.StartAsync(cancellationToken);
-                var url = new Uri(app.Urls.First());
-                var subscription = SubscriptionName(settings.TopicPrefix, declaration);
-                served.Add(new ServedFunction(declaration, url, subscription, app));
-                await admin.CreatePushSubscriptionAsync(subscription, settings.TopicPrefix + declaration.TriggeredBy, url, settings.Delivery,
-                    cancellationToken, declaration.TriggeredBy == Topics.DeadLetter ? null : deadLetter);
+                served.Add(new ServedFunction(declaration, new Uri(app.Urls.First()), SubscriptionName(settings.TopicPrefix, declaration), app));
             }
+            await WireAsync(admin, settings, served, cancellationToken);
             return new EmulatorChain(admin, served, settings);
         }
         catch
@@ -102,6 +93,37 @@ public sealed class EmulatorChain : IAsyncDisposable
             admin.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// Creates the topics and push subscriptions again if the emulator no longer has them — it keeps everything in
+    /// memory, so a restarted emulator has forgotten the chain — and says whether it had to. Throws
+    /// <see cref="HttpRequestException"/> while the emulator does not answer.
+    /// </summary>
+    public async Task<bool> EnsureWiredAsync(CancellationToken cancellationToken)
+    {
+        foreach (var function in Functions)
+        {
+            if (await admin.SubscriptionExistsAsync(function.Subscription, cancellationToken)) continue;
+            await WireAsync(admin, Settings, Functions, cancellationToken);
+            return true;
+        }
+        return false;
+    }
+
+    /// <summary>
+    /// Every topic, then a push subscription from each function's trigger topic to its URL. With a function on the
+    /// dead-letter topic (the watchdog), every other subscription dead-letters to it, as Terraform sets up Pub/Sub.
+    /// </summary>
+    private static async Task WireAsync(PubSubEmulatorAdmin admin, EmulatorChainSettings settings, IReadOnlyList<ServedFunction> functions,
+        CancellationToken cancellationToken)
+    {
+        foreach (var topic in Topics.All.Concat(functions.Select(f => f.Declaration.TriggeredBy)).Distinct())
+            await admin.CreateTopicAsync(settings.TopicPrefix + topic, cancellationToken);
+        var deadLetter = functions.Any(f => f.Declaration.TriggeredBy == Topics.DeadLetter) ? settings.TopicPrefix + Topics.DeadLetter : null;
+        foreach (var function in functions)
+            await admin.CreatePushSubscriptionAsync(function.Subscription, settings.TopicPrefix + function.Declaration.TriggeredBy, function.Url,
+                settings.Delivery, cancellationToken, function.Declaration.TriggeredBy == Topics.DeadLetter ? null : deadLetter);
     }
 
     public async ValueTask DisposeAsync()

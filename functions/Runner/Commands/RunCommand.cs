@@ -2,7 +2,6 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Console;
 using Pipeline.Campaigns;
 using Pipeline.Core;
 using Pipeline.Embedded;
@@ -42,7 +41,7 @@ public static class RunCommand
             }
 
             var runId = result.GetValue(trigger.RunId) ?? RunId.New(DateTimeOffset.UtcNow);
-            await using var pipeline = LocalPipeline.Create(outDirectory, inputPath, ConsoleLogging, new Dictionary<string, string?>
+            await using var pipeline = LocalPipeline.Create(outDirectory, inputPath, ConsoleLogging(result.GetValue(RunnerCommandLine.Verbose)), new Dictionary<string, string?>
             {
                 [$"{EmbeddedOptions.SectionName}:{nameof(EmbeddedOptions.Users)}"] = usersPath is null ? null : Path.GetFullPath(usersPath),
                 [$"{EmbeddedOptions.SectionName}:{nameof(EmbeddedOptions.Products)}"] = productsPath is null ? null : Path.GetFullPath(productsPath),
@@ -100,14 +99,10 @@ public static class RunCommand
         return await pipeline.ResumeAsync(manifest, cancellationToken);
     }
 
-    /// <summary>One line a log entry, with the time: progress of each stage as it happens.</summary>
-    public static void ConsoleLogging(ILoggingBuilder builder) => builder
-        .AddSimpleConsole(o =>
-        {
-            o.SingleLine = true;
-            o.TimestampFormat = "HH:mm:ss ";
-            o.ColorBehavior = LoggerColorBehavior.Disabled;
-        })
+    /// <summary>One line a log entry, with the time: progress of each stage as it happens; stack traces only with --verbose.</summary>
+    public static Action<ILoggingBuilder> ConsoleLogging(bool stackTraces) => builder => builder
+        .AddConsole(o => o.FormatterName = RunProgressFormatter.FormatterName)
+        .AddConsoleFormatter<RunProgressFormatter, RunProgressFormatterOptions>(o => o.StackTraces = stackTraces)
         .SetMinimumLevel(LogLevel.Information)
         .AddFilter("Microsoft", LogLevel.Warning);
 
@@ -128,7 +123,7 @@ public static class RunCommand
         {
             // Nothing could record a failure (the manifest itself may not be writable): say where it stopped.
             var stopped = Stages.All.FirstOrDefault(s => manifest.Stages.GetValueOrDefault(s)?.Status != StageStatus.Completed) ?? "?";
-            Console.Error.WriteLine($"Run {manifest.RunId} did not finish: {stopped} stopped ({manifest.Stages.GetValueOrDefault(stopped)?.LastError ?? "no error recorded"}) — " +
+            Console.Error.WriteLine($"Run {manifest.RunId} did not finish: {stopped} stopped ({pipeline.LastDeliveryError ?? manifest.Stages.GetValueOrDefault(stopped)?.LastError ?? "no error recorded"}) — " +
                 $"fix the cause and run the same command again to resume it (manifest: {pipeline.Bucket.Describe(BucketLayout.Manifest(manifest.RunId))})");
             return;
         }

@@ -97,6 +97,12 @@ public static class ServeCommand
                 Console.WriteLine($"  {function.Declaration.Stage,-17} {function.Url}  <- {settings.TopicPrefix}{function.Declaration.TriggeredBy} (subscription {function.Subscription})");
             Console.WriteLine("Start a run in another terminal: dotnet run --project functions/Runner -- trigger --wait");
             Console.WriteLine("Ctrl+C stops.");
+
+            // A restarted emulator has forgotten the chain: the watch wires it again and resumes the runs it was carrying.
+            var fileBucket = new FileSystemBucket(bucket);
+            using var publisher = new PubSubRestPublisher(pubSub, settings.TopicPrefix);
+            var watch = new EmulatorWatch(chain, fileBucket, new RunLedger(fileBucket, TimeProvider.System), publisher, Console.Out)
+                .RunAsync(stop.Token);
             try
             {
                 await Task.Delay(Timeout.Infinite, stop.Token);
@@ -105,6 +111,7 @@ public static class ServeCommand
             {
                 Console.WriteLine("Stopping.");
             }
+            await watch;
             return 0;
         });
         return command;

@@ -104,6 +104,15 @@ public sealed class PubSubEmulatorAdmin : IDisposable
             await PubSubHttp.EnsureSuccessAsync(response, $"creating subscription {subscription}", cancellationToken);
     }
 
+    /// <summary>Whether the emulator knows the subscription: it keeps everything in memory, so a restart forgets it.</summary>
+    public async Task<bool> SubscriptionExistsAsync(string subscription, CancellationToken cancellationToken)
+    {
+        using var response = await http.GetAsync(SubscriptionUrl(subscription), cancellationToken);
+        if (response.StatusCode == HttpStatusCode.NotFound) return false;
+        await PubSubHttp.EnsureSuccessAsync(response, $"reading subscription {subscription}", cancellationToken);
+        return true;
+    }
+
     public async Task DeleteSubscriptionAsync(string subscription, CancellationToken cancellationToken)
     {
         using var response = await http.DeleteAsync(SubscriptionUrl(subscription), cancellationToken);

@@ -24,20 +24,29 @@ public sealed class PubSubEmulator : IAsyncLifetime, IDisposable
 
     public PubSubEmulatorAdmin Admin => admin ?? throw new InvalidOperationException("the emulator has not started");
 
-    public async Task InitializeAsync()
+    public Task InitializeAsync() => StartAsync(FreePort.Next());
+
+    /// <summary>
+    /// Starts gcloud's emulator on <paramref name="port"/> in a process group of its own (<c>setsid</c>), so that
+    /// <see cref="KillProcessGroup"/> takes gcloud and its Java child down together, as a crash would.
+    /// </summary>
+    public async Task StartAsync(int port)
     {
         var gcloud = FindOnPath("gcloud") ?? throw new InvalidOperationException(
             "The Pub/Sub emulator tests need gcloud on PATH with the pubsub-emulator and beta components, and Java 11+ " +
             "(Debian: apt-get install google-cloud-cli google-cloud-cli-pubsub-emulator default-jre-headless).");
-        var port = FreePort.Next();
         HostPort = $"127.0.0.1:{port}";
-        var start = new ProcessStartInfo(gcloud)
+        // Started from a process that is no group leader, setsid makes gcloud the leader of a new group in place.
+        var setsid = FindOnPath("setsid");
+        var start = new ProcessStartInfo(setsid ?? gcloud)
         {
-            ArgumentList = { "beta", "emulators", "pubsub", "start", $"--host-port={HostPort}", $"--project={ProjectId}", "--quiet" },
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        if (setsid is not null) start.ArgumentList.Add(gcloud);
+        foreach (var argument in new[] { "beta", "emulators", "pubsub", "start", $"--host-port={HostPort}", $"--project={ProjectId}", "--quiet" })
+            start.ArgumentList.Add(argument);
         process = Process.Start(start) ?? throw new InvalidOperationException("gcloud did not start");
         process.OutputDataReceived += (_, e) => Append(e.Data);
         process.ErrorDataReceived += (_, e) => Append(e.Data);
@@ -57,6 +66,18 @@ public sealed class PubSubEmulator : IAsyncLifetime, IDisposable
                 $"The Pub/Sub emulator did not start on {HostPort} ({why}); is Java 11+ installed and the pubsub-emulator " +
                 $"component present? Its output:\n{Output}", ready.Exception);
         }
+    }
+
+    /// <summary>
+    /// SIGKILL to the emulator's whole process group (gcloud and Java), as when the machine or container running it
+    /// dies: no shutdown, and everything it held in memory — topics, subscriptions, messages — is gone.
+    /// </summary>
+    public void KillProcessGroup()
+    {
+        if (process is not { HasExited: false }) return;
+        using (var kill = Process.Start(new ProcessStartInfo("kill") { ArgumentList = { "-KILL", "--", $"-{process.Id}" }, UseShellExecute = false }))
+            kill?.WaitForExit(10_000);
+        Dispose();
     }
 
     public string Output

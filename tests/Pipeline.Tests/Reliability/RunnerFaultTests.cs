@@ -6,7 +6,8 @@ namespace Pipeline.Tests.Reliability;
 
 /// <summary>
 /// Faults injected for real into the embedded run: the process killed with SIGKILL inside each stage and started
-/// again, the disk full in each stage, two runs at once on one bucket, one stage message delivered twice at once.
+/// again, the disk full in each stage, the bucket directory really read-only or full (a tmpfs), two runs at once on
+/// one bucket, one stage message delivered twice at once.
 /// Each is compared with an undisturbed run of the same input and run id.
 /// </summary>
 [Trait("Category", "Fault")]
@@ -105,6 +106,63 @@ public sealed class RunnerFaultTests(ReferenceRunFixture reference) : IClassFixt
         RunOutputs.AssertSubsetOf(reference.Bucket, bucket, ReferenceRunFixture.RunId);
     }
 
+    public static TheoryData<string> BucketFaults => ["read-only", "full"];
+
+    [TmpfsTheory]
+    [MemberData(nameof(BucketFaults))]
+    public async Task A_bucket_that_turns_read_only_or_full_stops_the_run_with_the_reason_and_loses_nothing(string fault)
+    {
+        using var bucket = TmpfsBucket.Mount("32m");
+        string[] arguments = [.. reference.RunArguments, "--out", bucket.Path];
+        // An earlier run completed in the bucket (latest.json names it), and the run's segments are matched to its:
+        // the undisturbed run to compare with has the same earlier run before it.
+        var undisturbed = _scratch.File("undisturbed");
+        foreach (var (directory, runs) in new[] { (bucket.Path, new[] { "earlier" }), (undisturbed, new[] { "earlier", ReferenceRunFixture.RunId }) })
+            foreach (var runId in runs)
+            {
+                await using var pipeline = LocalPipeline.Create(directory, reference.Input);
+                Assert.Equal(RunStatus.Completed, (await pipeline.RunAsync(ReferenceRunFixture.Trigger(runId), CancellationToken.None)).Status);
+            }
+        // This run killed inside Predict: its statistics and model are written, its manifest says running.
+        using (var process = RunnerProcess.Start(arguments, new Dictionary<string, string>(ShortLease) { ["Runner__PauseInStage"] = Stages.Predict }))
+        {
+            await RunnerProcess.WaitForErrorLineAsync(process, StagePause.Marker, TimeSpan.FromSeconds(90));
+            process.Kill();
+            await process.WaitForExitAsync();
+        }
+        var written = Snapshot(bucket.Path);
+
+        const string filler = "filler";
+        if (fault == "full") Assert.True(bucket.Fill(filler) > 0);
+        else bucket.RemountReadOnly();
+        var stopped = await RunnerProcess.RunAsync(arguments, ShortLease, TimeSpan.FromSeconds(60));
+
+        Assert.Equal(1, stopped.ExitCode);
+        Assert.Contains($"resuming it at {Stages.Predict}", stopped.Output, StringComparison.Ordinal);
+        var line = Assert.Single(stopped.Error.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+        Assert.StartsWith($"Run {ReferenceRunFixture.RunId} did not finish: {Stages.Predict} stopped (", line, StringComparison.Ordinal);
+        Assert.Contains(fault == "full" ? "No space left on device : '" + bucket.Path : "Read-only file system : '" + bucket.Path, line, StringComparison.Ordinal);
+        Assert.Contains("run the same command again", line, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", stopped.Output + stopped.Error, StringComparison.Ordinal);
+        // Nothing already written was lost or damaged: the earlier run, latest.json, this run's outputs and manifest.
+        Assert.Equal(written, Snapshot(bucket.Path).Where(f => f.Key != filler));
+        var manifest = await ManifestAsync(bucket.Path);
+        Assert.Equal((RunStatus.Running, StageStatus.Running), (manifest.Status, manifest.Stages[Stages.Predict].Status));
+
+        // With room again, the same command resumes the run and ends as an undisturbed run.
+        if (fault == "full") File.Delete(Path.Combine(bucket.Path, filler));
+        else bucket.RemountReadWrite();
+        var again = await RunnerProcess.RunAsync(arguments, ShortLease, TimeSpan.FromSeconds(60));
+        Assert.True(again.ExitCode == 0, again.Output + again.Error);
+        RunOutputs.AssertSame(undisturbed, bucket.Path, ReferenceRunFixture.RunId);
+        Assert.Equal(ReferenceRunFixture.RunId, PipelineJson.Deserialize<LatestRun>(File.ReadAllBytes(Path.Combine(bucket.Path, BucketLayout.Latest))).RunId);
+    }
+
+    /// <summary>Every file under the bucket and a hash of its bytes.</summary>
+    private static Dictionary<string, string> Snapshot(string bucket) =>
+        Directory.EnumerateFiles(bucket, "*", SearchOption.AllDirectories).ToDictionary(
+            path => Path.GetRelativePath(bucket, path), path => Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(path))));
+
     [Fact]
     public async Task Two_runs_at_once_on_one_bucket_both_complete_with_their_own_outputs()
     {
@@ -125,6 +183,30 @@ public sealed class RunnerFaultTests(ReferenceRunFixture reference) : IClassFixt
         var stats = RunOutputs.Objects(bucket, "left").First(n => n.StartsWith("customer_stats", StringComparison.Ordinal));
         Assert.Equal(RunOutputs.Content(reference.Bucket, ReferenceRunFixture.RunId, stats), RunOutputs.Content(bucket, "left", stats));
         Assert.Equal(RunOutputs.Content(reference.Bucket, ReferenceRunFixture.RunId, stats), RunOutputs.Content(bucket, "right", stats));
+        var latest = PipelineJson.Deserialize<LatestRun>(File.ReadAllBytes(Path.Combine(bucket, BucketLayout.Latest)));
+        Assert.Contains(latest.RunId, new[] { "left", "right" });
+    }
+
+    [Fact]
+    public async Task Two_run_processes_at_once_on_one_bucket_both_complete_with_their_own_outputs()
+    {
+        var bucket = _scratch.File("bucket");
+        string[] Arguments(string runId) => [.. reference.RunArguments.Select(a => a == ReferenceRunFixture.RunId ? runId : a), "--out", bucket];
+
+        // Two processes: the manifests, latest.json and index.html are shared through the bucket's file locks alone.
+        var runs = await Task.WhenAll(RunnerProcess.RunAsync(Arguments("left")), RunnerProcess.RunAsync(Arguments("right")));
+
+        Assert.All(runs, run => Assert.True(run.ExitCode == 0, run.Output + run.Error));
+        foreach (var runId in new[] { "left", "right" })
+        {
+            var manifest = PipelineJson.Deserialize<RunManifest>(File.ReadAllBytes(Path.Combine(bucket, BucketLayout.Manifest(runId))));
+            Assert.Equal(RunStatus.Completed, manifest.Status);
+            Assert.All(manifest.Stages.Values, s => Assert.Equal((StageStatus.Completed, 1), (s.Status, s.Attempts)));
+            Assert.Equal(RunOutputs.Objects(reference.Bucket, ReferenceRunFixture.RunId), RunOutputs.Objects(bucket, runId));
+        }
+        var stats = RunOutputs.Objects(bucket, "left").First(n => n.StartsWith("customer_stats", StringComparison.Ordinal));
+        Assert.Equal(RunOutputs.Content(bucket, "left", stats), RunOutputs.Content(bucket, "right", stats));
+        Assert.Equal(RunOutputs.Content(reference.Bucket, ReferenceRunFixture.RunId, stats), RunOutputs.Content(bucket, "left", stats));
         var latest = PipelineJson.Deserialize<LatestRun>(File.ReadAllBytes(Path.Combine(bucket, BucketLayout.Latest)));
         Assert.Contains(latest.RunId, new[] { "left", "right" });
     }
