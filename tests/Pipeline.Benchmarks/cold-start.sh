@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Cold start of a published function: process start to the first 2xx on /health, as Cloud Run measures it, for the
-# plain `dotnet publish -c Release` output and for a ReadyToRun-compiled one (--runtime linux-x64, as the Dockerfile),
+# Dockerfile's publish (Release, --runtime linux-x64, framework-dependent) and for the same with ReadyToRun,
 # each also with the runtime's tiering knobs (DOTNET_TieredPGO=0, DOTNET_TieredCompilation=0). The variants take
 # turns within each repeat, so a neighbour's burst of work falls on all of them alike. Besides the wall time it prints
 # the process's CPU time up to that first answer (utime + stime from /proc), which a busy machine does not stretch.
@@ -14,9 +14,9 @@ mkdir -p "$work/bucket"
 tick_ms=$((1000 / $(getconf CLK_TCK)))
 echo "machine: $(nproc) cores, $(uname -sr), .NET $(dotnet --version); load: $(cut -d' ' -f1-3 /proc/loadavg)"
 
-dotnet publish "functions/$function/$function.csproj" -c Release -o "$work/plain" --nologo -v quiet
-dotnet publish "functions/$function/$function.csproj" -c Release -o "$work/r2r" --runtime linux-x64 --self-contained false \
-  -p:UseAppHost=false -p:PublishReadyToRun=true --nologo -v quiet
+publish=(dotnet publish "functions/$function/$function.csproj" -c Release --runtime linux-x64 --self-contained false -p:UseAppHost=false --nologo -v quiet)
+"${publish[@]}" -o "$work/plain"
+"${publish[@]}" -o "$work/r2r" -p:PublishReadyToRun=true
 
 # variant = publish directory + runtime settings
 variants=("plain" "plain DOTNET_TieredPGO=0" "r2r" "r2r DOTNET_TieredPGO=0" "r2r DOTNET_TieredCompilation=0")
