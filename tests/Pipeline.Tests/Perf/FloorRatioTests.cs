@@ -81,7 +81,9 @@ public sealed class FloorRatioTests(ITestOutputHelper output) : IDisposable
     private async Task<RoundCost> RunAsync(string input, string runId, double floor)
     {
         var claims = new CpuAtClaim();
-        await using var pipeline = LocalPipeline.Create(_out.Path, input,
+        // A bucket of its own: a run after another in the same bucket would also compare itself with that one
+        // (migration, the quality gate), work the first round would not do.
+        await using var pipeline = LocalPipeline.Create(_out.File(runId), input,
             overrideServices: services => services.AddSingleton<IStageObserver>(claims));
         var trigger = new JsonObject
         {
