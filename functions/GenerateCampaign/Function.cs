@@ -5,10 +5,12 @@ namespace Pipeline.Functions.GenerateCampaign;
 
 /// <summary>
 /// Stage 5: the centroid summary (<c>centroids.csv</c>) and, per segment, a title, a persona and a next marketing
-/// step (<c>campaign.json</c>, <c>campaign.md</c>); completes the run.
+/// step (<c>campaign.json</c>, <c>campaign.md</c>), written with the segments' movement since the previous run; completes
+/// the run (or holds it, when the quality gate did not pass).
 /// </summary>
 [PipelineFunction(Stages.GenerateCampaign, TriggeredBy = Topics.ChartRendered, Publishes = Topics.RunCompleted)]
-public sealed class Function(StageExecutor stage, SegmentModelStore models, ICampaignWriter writer, IBucket bucket) : IPipelineFunction
+public sealed class Function(StageExecutor stage, SegmentModelStore models, ICampaignWriter writer, IBucket bucket, RunLedger ledger)
+    : IPipelineFunction
 {
     public Task HandleAsync(PipelineMessage message, CancellationToken cancellationToken) =>
         stage.RunAsync<ChartRendered>(Stages.GenerateCampaign, message, async (chart, ct) =>
@@ -25,10 +27,11 @@ public sealed class Function(StageExecutor stage, SegmentModelStore models, ICam
             // A run from before profiles existed has none; the campaign is then written from the centroids alone.
             var stored = await bucket.TryReadAsync(BucketLayout.Profiles(runId), ct);
             var profiles = stored is null ? null : PipelineJson.Deserialize<ProfilesDocument>(stored.Content);
-            var request = new CampaignRequest(runId, centroids, prompt, profiles);
+            var migration = await ledger.GetMigrationAsync(runId, ct);
+            var request = new CampaignRequest(runId, centroids, prompt, profiles, migration);
             var draft = await writer.WriteAsync(request, ct);
             var document = new CampaignDocument(runId, draft.Writer, draft.Model, prompt, draft.Segments, centroids, draft.WriterInstructions,
-                draft.Notes, request.ProfileContext);
+                draft.Notes, request.ProfileContext, request.MovementContext);
             await bucket.WriteAsync(BucketLayout.CampaignJson(runId), PipelineJson.Serialize(document, indented: true), ContentTypes.Json, null, ct);
             await bucket.WriteAsync(BucketLayout.CampaignMarkdown(runId), CampaignMarkdown.Render(document), ContentTypes.Markdown, null, ct);
 
