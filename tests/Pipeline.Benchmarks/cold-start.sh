@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Cold start of a published function: process start to the first 2xx on /health, as Cloud Run measures it, for the
-# plain `dotnet publish -c Release` output and for a ReadyToRun-compiled one (--runtime linux-x64, as the Dockerfile).
+# Dockerfile's publish (Release, --runtime linux-x64, framework-dependent) and for the same with ReadyToRun,
+# each also with the runtime's tiering knobs (DOTNET_TieredPGO=0, DOTNET_TieredCompilation=0). The variants take
+# turns within each repeat, so a neighbour's burst of work falls on all of them alike. Besides the wall time it prints
+# the process's CPU time up to that first answer (utime + stime from /proc), which a busy machine does not stretch.
 # Usage: tests/Pipeline.Benchmarks/cold-start.sh [function=Predict] [work-dir] [repeats=5]
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
@@ -8,24 +11,39 @@ function=${1:-Predict}
 work=${2:-$(mktemp -d)}
 repeats=${3:-5}
 mkdir -p "$work/bucket"
+tick_ms=$((1000 / $(getconf CLK_TCK)))
+echo "machine: $(nproc) cores, $(uname -sr), .NET $(dotnet --version); load: $(cut -d' ' -f1-3 /proc/loadavg)"
 
-dotnet publish "functions/$function/$function.csproj" -c Release -o "$work/plain" --nologo -v quiet
-dotnet publish "functions/$function/$function.csproj" -c Release -o "$work/r2r" --runtime linux-x64 --self-contained false \
-  -p:UseAppHost=false -p:PublishReadyToRun=true --nologo -v quiet
+publish=(dotnet publish "functions/$function/$function.csproj" -c Release --runtime linux-x64 --self-contained false -p:UseAppHost=false --nologo -v quiet)
+"${publish[@]}" -o "$work/plain"
+"${publish[@]}" -o "$work/r2r" -p:PublishReadyToRun=true
 
-for variant in plain r2r; do
-  for run in $(seq "$repeats"); do
+# variant = publish directory + runtime settings
+variants=("plain" "plain DOTNET_TieredPGO=0" "r2r" "r2r DOTNET_TieredPGO=0" "r2r DOTNET_TieredCompilation=0")
+declare -A wall cpu
+for run in $(seq "$repeats"); do
+  for variant in "${variants[@]}"; do
+    read -r directory settings <<< "$variant"
     port=$((18000 + RANDOM % 1000))
     start=$(date +%s%N)
-    PORT=$port K_SERVICE=${function,,} GOOGLE_CLOUD_PROJECT=cold-start PUBSUB_EMULATOR_HOST=127.0.0.1:9 \
-      Embedded__BucketDirectory="$work/bucket" dotnet "$work/$variant/$function.dll" > "$work/$variant.log" 2>&1 &
+    env ${settings:-} PORT=$port K_SERVICE=${function,,} GOOGLE_CLOUD_PROJECT=cold-start PUBSUB_EMULATOR_HOST=127.0.0.1:9 \
+      Embedded__BucketDirectory="$work/bucket" dotnet "$work/$directory/$function.dll" > "$work/$directory.log" 2>&1 &
     pid=$!
     until curl -fs "http://127.0.0.1:$port/health" > /dev/null 2>&1; do
-      kill -0 "$pid" 2> /dev/null || { echo "$function ($variant) exited:"; cat "$work/$variant.log"; exit 1; }
+      kill -0 "$pid" 2> /dev/null || { echo "$function ($variant) exited:"; cat "$work/$directory.log"; exit 1; }
       sleep 0.005
     done
     end=$(date +%s%N)
+    # utime and stime, fields 14 and 15 of /proc/PID/stat (the command name in field 2 has no spaces here).
+    ticks=$(awk '{print $14 + $15}' "/proc/$pid/stat")
     kill "$pid"; wait "$pid" 2> /dev/null || true
-    echo "$function $variant cold start: $(( (end - start) / 1000000 )) ms"
+    wall[$variant]+="$(( (end - start) / 1000000 )) "
+    cpu[$variant]+="$(( ticks * tick_ms )) "
   done
 done
+
+median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
+for variant in "${variants[@]}"; do
+  echo "$function ${variant// DOTNET_/ + DOTNET_}: wall ms ${wall[$variant]}(median $(median <<< "${wall[$variant]}")), CPU ms ${cpu[$variant]}(median $(median <<< "${cpu[$variant]}"))"
+done
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
