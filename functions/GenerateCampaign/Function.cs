@@ -8,8 +8,12 @@ namespace Pipeline.Functions.GenerateCampaign;
 /// step (<c>campaign.json</c>, <c>campaign.md</c>); completes the run.
 /// </summary>
 [PipelineFunction(Stages.GenerateCampaign, TriggeredBy = Topics.ChartRendered, Publishes = Topics.RunCompleted)]
-public sealed class Function(StageExecutor stage, SegmentModelStore models, ICampaignWriter writer, IBucket bucket) : IPipelineFunction
+public sealed class Function(StageExecutor stage, SegmentModelStore models, ICampaignWriter writer, IBucket bucket,
+    IStageProgress? progress = null) : IPipelineFunction
 {
+    private const int Steps = 3;
+    private readonly IStageProgress _progress = progress ?? StageProgress.Silent;
+
     public Task HandleAsync(PipelineMessage message, CancellationToken cancellationToken) =>
         stage.RunAsync<ChartRendered>(Stages.GenerateCampaign, message, async (chart, ct) =>
         {
@@ -20,6 +24,8 @@ public sealed class Function(StageExecutor stage, SegmentModelStore models, ICam
             foreach (var c in centroids)
                 FiniteNumbers.RequireCentroid(Stages.GenerateCampaign, centroidsObject, c.CentroidId, c.DaysSinceLastOrder, c.CountOrders, c.AverageSpend);
             await bucket.WriteAsync(centroidsObject, CentroidSummary.ToCsv(centroids), ContentTypes.Csv, null, ct);
+            // The writer may be a model behind an API, the one step here that can take long: say what is awaited.
+            _progress.Report(new StageProgress(runId, Stages.GenerateCampaign, "centroids.csv written; writing personas", 1, Steps, "steps"));
 
             var prompt = CampaignPrompt.Build(centroids);
             // A run from before profiles existed has none; the campaign is then written from the centroids alone.
@@ -27,10 +33,14 @@ public sealed class Function(StageExecutor stage, SegmentModelStore models, ICam
             var profiles = stored is null ? null : PipelineJson.Deserialize<ProfilesDocument>(stored.Content);
             var request = new CampaignRequest(runId, centroids, prompt, profiles);
             var draft = await writer.WriteAsync(request, ct);
+            _progress.Report(new StageProgress(runId, Stages.GenerateCampaign, "personas and next steps written", 2, Steps, "steps",
+                $"by {draft.Writer}"));
             var document = new CampaignDocument(runId, draft.Writer, draft.Model, prompt, draft.Segments, centroids, draft.WriterInstructions,
                 draft.Notes, request.ProfileContext);
             await bucket.WriteAsync(BucketLayout.CampaignJson(runId), PipelineJson.Serialize(document, indented: true), ContentTypes.Json, null, ct);
             await bucket.WriteAsync(BucketLayout.CampaignMarkdown(runId), CampaignMarkdown.Render(document), ContentTypes.Markdown, null, ct);
+            _progress.Report(new StageProgress(runId, Stages.GenerateCampaign, "campaign.json and campaign.md written", Steps, Steps, "steps",
+                Final: true));
 
             var files = BucketLayout.Files(runId);
             return new StageResult(

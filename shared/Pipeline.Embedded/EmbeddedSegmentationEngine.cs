@@ -12,16 +12,19 @@ namespace Pipeline.Embedded;
 /// with DuckDB, and prediction as one DuckDB query over the <c>customer_stats</c> parts — the nearest centroid in
 /// standardized space, as ML.PREDICT computes it.
 /// </summary>
-public sealed class EmbeddedSegmentationEngine(IOptions<EmbeddedOptions> options, IBucket bucket, ILogger<EmbeddedSegmentationEngine> logger)
-    : ISegmentationEngine
+public sealed class EmbeddedSegmentationEngine(IOptions<EmbeddedOptions> options, IBucket bucket, ILogger<EmbeddedSegmentationEngine> logger,
+    IStageProgress? progress = null) : ISegmentationEngine
 {
+    private const string AssigningStep = "assigning segments";
+    private readonly IStageProgress _progress = progress ?? StageProgress.Silent;
+
     public Task<SegmentModel> TrainAsync(RunParameters parameters, SegmentModel? previous, CancellationToken cancellationToken) =>
         Task.Run(async () =>
         {
             var customers = await ReadStatsAsync(parameters.RunId, cancellationToken);
             cancellationToken.ThrowIfCancellationRequested();
             logger.LogInformation("Training K-means on {Customers} customers (k = {K})", customers.Count, parameters.K?.ToString(CultureInfo.InvariantCulture) ?? "auto");
-            var model = SegmentationTrainer.Train(customers, parameters, previous);
+            var model = SegmentationTrainer.Train(customers, parameters, previous, progress: _progress);
             logger.LogInformation("Trained k = {K} in {Iterations} iterations; Davies-Bouldin index {DaviesBouldin} on {TestCustomers} held-out customers",
                 model.K, model.Iterations, model.Metrics.DaviesBouldinIndex, model.TestCustomers);
             return model;
@@ -32,7 +35,10 @@ public sealed class EmbeddedSegmentationEngine(IOptions<EmbeddedOptions> options
         {
             using var stats = await bucket.OpenLocalPartsAsync(BucketLayout.CustomerStats(parameters.RunId), cancellationToken);
             using var connection = DuckDb.Open(options.Value);
-            DuckDb.Execute(connection, $"CREATE TEMP TABLE predictions AS {PredictionSql(model, DuckDb.ReadParquet(stats))}");
+            var customers = model.TrainingCustomers + model.TestCustomers;
+            DuckDbProgress.Run(connection, _progress,
+                percentage => new StageProgress(parameters.RunId, Stages.Predict, AssigningStep, (long)Math.Round(customers * percentage / 100), customers, "customers"),
+                () => DuckDb.Execute(connection, $"CREATE TEMP TABLE predictions AS {PredictionSql(model, DuckDb.ReadParquet(stats))}"));
             var predictions = BucketLayout.Predictions(parameters.RunId);
             DuckDbStatsBuilder.RequireFinite(connection, Stages.Predict, predictions, "predictions", "distance");
             // In the statistics' order (by user): DuckDB keeps a scan's order, so no sort is needed.
@@ -42,6 +48,8 @@ public sealed class EmbeddedSegmentationEngine(IOptions<EmbeddedOptions> options
             using (var command = DuckDb.Command(connection, "SELECT centroid_id, count(*) FROM predictions GROUP BY centroid_id"))
             using (var reader = command.ExecuteReader())
                 while (reader.Read()) counts[checked((int)reader.GetInt64(0))] = reader.GetInt64(1);
+            _progress.Report(new StageProgress(parameters.RunId, Stages.Predict, AssigningStep, counts.Values.Sum(), customers, "customers",
+                string.Create(CultureInfo.InvariantCulture, $"{model.K} segments, predictions written"), Final: true));
             return model.Centroids.Select(c => new SegmentSize(c.CentroidId, c.Segment, counts.GetValueOrDefault(c.CentroidId))).ToList();
         }, cancellationToken);
 
