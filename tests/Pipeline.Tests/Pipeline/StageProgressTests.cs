@@ -4,6 +4,7 @@ using System.Text.RegularExpressions;
 using Microsoft.Extensions.Logging;
 using Pipeline.Analytics;
 using Pipeline.Core;
+using Pipeline.Embedded;
 using Pipeline.Embedded.SampleData;
 using Pipeline.Tests.Reliability;
 
@@ -188,6 +189,53 @@ public sealed partial class StageProgressTests : IClassFixture<StageProgressTest
         Assert.Equal(fit.Loss, kept.Loss, 12);
         // Without a listener the fit is the same.
         Assert.Equal(fit.Centroids, KMeans.Fit(points, 3, 4, seed: 7, new KMeansOptions { Starts = 3 }).Centroids);
+    }
+
+    [Fact]
+    public void A_long_DuckDB_statement_reports_DuckDB_s_percentage_while_it_runs_and_nothing_after()
+    {
+        using var directory = new TempDirectory();
+        using var connection = DuckDb.Open(new EmbeddedOptions { BucketDirectory = directory.Path });
+        // DuckDB estimates progress for file scans (Parquet, CSV), as BuildStats and Predict read; not for range().
+        var items = directory.File("items.parquet");
+        DuckDb.Execute(connection, $"COPY (SELECT range AS id, hash(range) % 1000003 AS u, random() AS v FROM range(1500000)) TO {DuckDb.Literal(items)} (FORMAT parquet, ROW_GROUP_SIZE 100000)");
+        var recorder = new RecordingProgress();
+        var watch = Stopwatch.StartNew();
+
+        DuckDbProgress.Run(connection, recorder, percentage => new StageProgress("r1", Stages.BuildStats, "reading", (long)percentage, 100, "%"),
+            () => DuckDb.Execute(connection, $"CREATE TEMP TABLE sums AS SELECT u, count(*), avg(v), max(id) FROM read_parquet({DuckDb.Literal(items)}) GROUP BY u"));
+        var reported = recorder.Reports.Count;
+        Thread.Sleep(500);
+
+        // The statement takes about a second here (longer on a busy machine); DuckDB's estimate is polled five times a second.
+        Assert.True(reported >= 1, $"{reported} reports in {watch.Elapsed.TotalSeconds:0.0} s");
+        Assert.Contains(recorder.Reports, r => r.Done is >= 0 and < 100);
+        Assert.All(recorder.Reports, r => Assert.InRange(r.Done, 0, 100));
+        // Nothing is reported once the statement has returned: the poller is done with the connection.
+        Assert.Equal(reported, recorder.Reports.Count);
+        // DuckDB did not print its own bar on our output.
+        Assert.False(DuckDb.Scalar<bool>(connection, "SELECT current_setting('enable_progress_bar_print')"));
+    }
+
+    [Fact]
+    public void Without_a_listener_a_DuckDB_statement_runs_without_progress_tracking()
+    {
+        using var connection = DuckDb.Open(new EmbeddedOptions { BucketDirectory = "unused" });
+
+        DuckDbProgress.Run(connection, StageProgress.Silent, _ => throw new InvalidOperationException("nobody listens"),
+            () => DuckDb.Execute(connection, "CREATE TEMP TABLE sums AS SELECT range % 7 AS g, count(*) FROM range(1000000) GROUP BY g"));
+
+        Assert.False(DuckDb.Scalar<bool>(connection, "SELECT current_setting('enable_progress_bar')"));
+    }
+
+    private sealed class RecordingProgress : IStageProgress
+    {
+        public List<StageProgress> Reports { get; } = [];
+
+        public void Report(StageProgress progress)
+        {
+            lock (Reports) Reports.Add(progress);
+        }
     }
 
     private sealed class ManualClock : TimeProvider
