@@ -83,6 +83,7 @@ public sealed partial class StageProgressTests : IClassFixture<StageProgressTest
 
         // Predict assigned every customer; the last stages report their steps.
         Assert.Contains(lines, l => l.Contains($"Predict progress: assigning segments, {customers} of {customers} customers, 4 segments", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.Contains("Predict progress: profiles.json written, 4 of 4 segments (done)", StringComparison.Ordinal));
         Assert.Contains(lines, l => l.Contains("RenderChart progress: chart.png drawn, 2 of 2 steps", StringComparison.Ordinal));
         Assert.Contains(lines, l => l.Contains("GenerateCampaign progress: campaign.json and campaign.md written, 3 of 3 steps", StringComparison.Ordinal));
 
