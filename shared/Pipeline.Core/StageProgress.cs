@@ -70,6 +70,8 @@ public sealed class LoggedStageProgress(ILogger<LoggedStageProgress> logger, Tim
             if (!progress.Final && _lastLogged.TryGetValue(progress.Stage, out var last) && now - last < Interval) return;
             _lastLogged[progress.Stage] = now;
         }
+        // The report itself as a scope: Cloud Logging's formatter writes its numbers as fields of the line.
+        using var scope = logger.BeginScope(progress);
         var (stage, step, done, unit) = (progress.Stage, progress.Step, progress.Done, progress.Unit);
         switch (progress.Total, progress.Detail)
         {
