@@ -23,6 +23,7 @@ public static class RunnerCommandLine
         root.Subcommands.Add(ServeCommand.Create());
         root.Subcommands.Add(TriggerCommand.Create());
         root.Subcommands.Add(PlanCommand.Create());
+        root.Subcommands.Add(RunsCommand.Create());
         return root;
     }
 

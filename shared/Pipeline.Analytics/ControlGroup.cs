@@ -25,6 +25,10 @@ public static class ControlGroup
     /// <summary>Buckets below this form the control group.</summary>
     public static long Threshold(double share) => HoldOutSplit.Threshold(share);
 
+    /// <summary>
+    /// The id is first reduced to 32 bits, so ids near the 64-bit limit do not overflow the SQL's INT64 arithmetic
+    /// (for ids below 2^32 this is <see cref="HoldOutSplit.Bucket"/> exactly).
+    /// </summary>
     public static bool Contains(long userId, string salt, double share) =>
-        HoldOutSplit.Bucket(userId, SaltSeed(salt)) < Threshold(share);
+        HoldOutSplit.Bucket(Math.Abs(userId) % HoldOutSplit.Modulus, SaltSeed(salt)) < Threshold(share);
 }

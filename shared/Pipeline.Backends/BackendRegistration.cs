@@ -25,6 +25,14 @@ public static class BackendRegistration
             .Bind(configuration.GetSection(ProfileOptions.SectionName))
             .ValidateDataAnnotations()
             .ValidateOnStart();
+        services.AddOptions<QualityGateOptions>()
+            .Bind(configuration.GetSection(QualityGateOptions.SectionName))
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+        services.AddOptions<AudienceOptions>()
+            .Bind(configuration.GetSection(AudienceOptions.SectionName))
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<RunLedger>();
         services.TryAddSingleton<StageExecutor>();

@@ -14,13 +14,18 @@ public sealed record CentroidSummaryRow(
     RfmScore Score);
 
 /// <summary>
-/// What a campaign writer is asked: the centroid table, the lab's prompt built from it, and who each segment's
-/// customers are (<c>profiles.json</c>; null for a run without one).
+/// What a campaign writer is asked: the centroid table, the lab's prompt built from it, who each segment's customers
+/// are (<c>profiles.json</c>; null for a run without one) and the movement since the previous completed run (null for
+/// the first run). Writers use profiles and movement beside the prompt, never inside it.
 /// </summary>
-public sealed record CampaignRequest(string RunId, IReadOnlyList<CentroidSummaryRow> Centroids, string Prompt, ProfilesDocument? Profiles = null)
+public sealed record CampaignRequest(string RunId, IReadOnlyList<CentroidSummaryRow> Centroids, string Prompt,
+    ProfilesDocument? Profiles = null, SegmentMigration? Migration = null)
 {
     /// <summary>The profiles as the LLM's context beside the prompt (<see cref="ProfileText.Context"/>), or null.</summary>
     public string? ProfileContext => Profiles is null ? null : ProfileText.Context(Profiles);
+
+    /// <summary>The movement as an LLM receives it, beside the prompt (<see cref="CampaignMovement.Context"/>).</summary>
+    public string? MovementContext => CampaignMovement.Context(Migration);
 }
 
 /// <summary>Per segment: a title, a persona and the next marketing step.</summary>
@@ -51,6 +56,8 @@ public interface ICampaignWriter
 /// rejected and the offline writer's text is used (the same notes the manifest carries).
 /// </param>
 /// <param name="ProfileContext">What the writer was told besides the prompt about who each segment's customers are.</param>
+/// <param name="MovementContext">What the writer received beside the prompt about the segments' movement since the
+/// previous completed run (null for the first run).</param>
 public sealed record CampaignDocument(
     string RunId,
     string Writer,
@@ -60,4 +67,5 @@ public sealed record CampaignDocument(
     IReadOnlyList<CentroidSummaryRow> Centroids,
     string? WriterInstructions = null,
     IReadOnlyList<string>? Notes = null,
-    string? ProfileContext = null);
+    string? ProfileContext = null,
+    string? MovementContext = null);

@@ -16,15 +16,32 @@ public sealed class OfflineCampaignWriter : ICampaignWriter
     public Task<CampaignDraft> WriteAsync(CampaignRequest request, CancellationToken cancellationToken) =>
         Task.FromResult(Write(request));
 
-    public static CampaignDraft Write(CampaignRequest request) =>
-        new(Name, null, request.Centroids.Select(r => Segment(r, request.Profiles?.For(r.CentroidId))).ToList(), []);
+    /// <summary>
+    /// Each persona says who the segment's customers are and what they buy (from the profile); with a previous run it
+    /// ends with the segment's growth or shrinkage and where its newcomers came from, and a valuable segment that lost
+    /// customers gets a step aimed at those who just moved.
+    /// </summary>
+    public static CampaignDraft Write(CampaignRequest request)
+    {
+        var movement = CampaignMovement.Facts(request.Migration).ToDictionary(f => f.CentroidId);
+        var since = request.Migration?.PreviousAsOf;
+        return new(Name, null, request.Centroids.Select(row => Segment(row, request.Profiles?.For(row.CentroidId),
+            since is not null ? movement.GetValueOrDefault(row.CentroidId) : null, since)).ToList(), []);
+    }
 
-    private static CampaignSegment Segment(CentroidSummaryRow row, SegmentProfile? profile)
+    private static CampaignSegment Segment(CentroidSummaryRow row, SegmentProfile? profile, SegmentMovementFacts? moved, DateOnly? since)
     {
         var s = row.Score;
         var persona = Format(
             $"{row.Customers:N0} customers ({row.Share:P0} of the base) who last ordered {row.DaysSinceLastOrder:0} days ago on average, placed {row.CountOrders:0.0} orders each and spend ${row.AverageSpend:N2} on average. Recency {s.Recency}/5, frequency {s.Frequency}/5, monetary {s.Monetary}/5: {Recency(s.Recency)}, {Frequency(s.Frequency)}, {Monetary(s.Monetary)}.");
-        return new CampaignSegment(row.CentroidId, row.Segment, persona + Who(profile), NextStep(row) + Focus(profile));
+        persona += Who(profile);
+        var step = NextStep(row) + Focus(profile);
+        if (moved is not null && since is { } date)
+        {
+            persona = $"{persona} {CampaignMovement.Describe(moved, date)}";
+            if (CampaignMovement.StepForMovers(moved, date) is { } movers) step = $"{step} {movers}";
+        }
+        return new CampaignSegment(row.CentroidId, row.Segment, persona, step);
     }
 
     /// <summary>Who they are and what they buy, from the profile: " Mostly women aged 25–44 in China …".</summary>

@@ -3,6 +3,14 @@ namespace Pipeline.Core;
 /// <summary>What BuildStats reports about the statistics it materialized.</summary>
 public sealed record StatsSummary(long Customers, long ItemsCounted, string StatsObject);
 
+/// <summary>What Predict learns about a run's movement (<see cref="ISegmentationEngine.MovementAsync"/>).</summary>
+/// <param name="NewestOrderDays">Days from the window's newest counted order to as_of: the smallest recency.</param>
+/// <param name="ControlGroup">Customers in the marketing control group.</param>
+public sealed record SegmentMovement(SegmentMigration Migration, long NewestOrderDays, long ControlGroup);
+
+/// <summary>One segment's audience file and how many user ids it lists.</summary>
+public sealed record AudienceFile(int CentroidId, string Segment, string ObjectName, long Customers);
+
 /// <summary>A customer drawn for the chart: its two plotted features and its segment.</summary>
 public readonly record struct ChartPoint(double DaysSinceLastOrder, double AverageSpend, int CentroidId);
 
@@ -27,6 +35,26 @@ public interface ISegmentationEngine
     /// <summary>Assigns every customer a segment, writes <c>predictions.parquet</c>, and returns the sizes.</summary>
     Task<IReadOnlyList<SegmentSize>> PredictAsync(RunParameters parameters, SegmentModel model, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// The run's movement, from its predictions and those of the run its model was matched to
+    /// (<see cref="SegmentModel.MatchedToRun"/>, the previous completed run): the migration matrix, the age of the
+    /// window's newest order and the control group's size.
+    /// </summary>
+    Task<SegmentMovement> MovementAsync(RunParameters parameters, SegmentModel model, CancellationToken cancellationToken);
+
+    /// <summary>Writes <c>audiences/{segment}.csv</c> for every segment: its user ids, the control group left out.</summary>
+    Task<IReadOnlyList<AudienceFile>> WriteAudiencesAsync(RunParameters parameters, SegmentModel model, CancellationToken cancellationToken);
+
     /// <summary>At most <paramref name="maxPoints"/> customers, drawn so that small segments still show.</summary>
     Task<IReadOnlyList<ChartPoint>> SampleForChartAsync(RunParameters parameters, int maxPoints, CancellationToken cancellationToken);
+}
+
+/// <summary>
+/// Told when a run completes or is released, after <c>history.json</c> and <c>latest.json</c>: a backend that keeps
+/// its own record of completed runs (BigQuery's <c>customer_segments_latest</c>) updates it here. Must be idempotent.
+/// </summary>
+public interface IRunCompletionSink
+{
+    /// <param name="isLatest">Whether <c>latest.json</c> now points at the run.</param>
+    Task RunCompletedAsync(RunParameters run, bool isLatest, CancellationToken cancellationToken);
 }

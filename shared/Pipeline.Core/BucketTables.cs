@@ -3,7 +3,8 @@ namespace Pipeline.Core;
 /// <summary>
 /// A column type of the bucket's Parquet tables, chosen once for both backends. BigQuery has no 32-bit integer, so
 /// ids and counts are 64-bit everywhere: BigQuery's <c>EXPORT DATA</c> writes INT64 as Parquet INT64, FLOAT64 as
-/// DOUBLE and STRING as a UTF-8 BYTE_ARRAY, and the embedded backend (DuckDB) writes BIGINT, DOUBLE and VARCHAR as the same.
+/// DOUBLE, STRING as a UTF-8 BYTE_ARRAY, DATE as a DATE-annotated INT32 and BOOL as BOOLEAN, and the embedded backend
+/// (DuckDB) writes BIGINT, DOUBLE, VARCHAR, DATE and BOOLEAN as the same.
 /// </summary>
 public enum ColumnType
 {
@@ -13,6 +14,10 @@ public enum ColumnType
     Real,
     /// <summary>UTF-8 text: BigQuery STRING, DuckDB VARCHAR.</summary>
     Text,
+    /// <summary>A calendar date: BigQuery DATE, DuckDB DATE.</summary>
+    Date,
+    /// <summary>True or false: BigQuery BOOL, DuckDB BOOLEAN.</summary>
+    Flag,
 }
 
 /// <summary>A column of a bucket table.</summary>
@@ -23,6 +28,8 @@ public sealed record TableColumn(string Name, ColumnType Type)
     {
         ColumnType.WholeNumber => "INT64",
         ColumnType.Real => "FLOAT64",
+        ColumnType.Date => "DATE",
+        ColumnType.Flag => "BOOL",
         _ => "STRING",
     };
 
@@ -31,6 +38,8 @@ public sealed record TableColumn(string Name, ColumnType Type)
     {
         ColumnType.WholeNumber => "INT64",
         ColumnType.Real => "DOUBLE",
+        ColumnType.Date => "INT32",
+        ColumnType.Flag => "BOOLEAN",
         _ => "BYTE_ARRAY",
     };
 }
@@ -57,5 +66,9 @@ public static class BucketTables
         new(Features.DaysSinceLastOrder, ColumnType.WholeNumber),
         new(Features.CountOrders, ColumnType.WholeNumber),
         new(Features.AverageSpend, ColumnType.Real),
+        new("previous_segment_id", ColumnType.WholeNumber),
+        new("segment_since", ColumnType.Date),
+        new("run_as_of", ColumnType.Date),
+        new("control_group", ColumnType.Flag),
     ];
 }

@@ -136,5 +136,7 @@ public static class BucketLayout
         ["campaign_json"] = CampaignJson(runId),
         ["campaign_md"] = CampaignMarkdown(runId),
         ["report"] = Report(runId),
+        ["migration_csv"] = MigrationCsv(runId),
+        ["migration_json"] = MigrationJson(runId),
     };
 }

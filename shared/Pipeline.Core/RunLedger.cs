@@ -6,7 +6,9 @@ namespace Pipeline.Core;
 /// Reads and updates runs' manifests and <c>latest.json</c> in the bucket. Every update is a read-modify-write
 /// guarded by the object's generation, retried when another writer got there first.
 /// </summary>
-public sealed class RunLedger(IBucket bucket, TimeProvider clock)
+/// <param name="completionSinks">Told when a run completes or is released (e.g. the GCP backend's
+/// <c>customer_segments_latest</c>); none on the embedded backend.</param>
+public sealed class RunLedger(IBucket bucket, TimeProvider clock, IEnumerable<IRunCompletionSink>? completionSinks = null)
 {
     private const int MaxAttempts = 50;
 
@@ -56,6 +58,117 @@ public sealed class RunLedger(IBucket bucket, TimeProvider clock)
     /// <summary>Points <c>latest.json</c> at a run that has completed.</summary>
     public Task WriteLatestAsync(LatestRun latest, CancellationToken cancellationToken) =>
         bucket.WriteAsync(BucketLayout.Latest, PipelineJson.Serialize(latest, indented: true), ContentTypes.Json, null, cancellationToken);
+
+    /// <summary>
+    /// Ends a run whose last stage is done: completed — <c>history.json</c> gains it and <c>latest.json</c> moves to
+    /// it — unless the quality gate did not pass, in which case it is held (every output stays, nothing moves). A
+    /// trigger's <c>accept_held</c> releases it at once. Safe to repeat: a redelivery finds the same outcome.
+    /// </summary>
+    public async Task<RunManifest> FinishRunAsync(string runId, RunParameters? parameters, CancellationToken cancellationToken)
+    {
+        var now = clock.GetUtcNow();
+        var finished = await UpdateAsync(runId, parameters, m => m.RunFinished(now), cancellationToken);
+        if (finished.Status == RunStatus.Completed) await PublishCompletedAsync(finished, moveLatest: true, cancellationToken);
+        return finished;
+    }
+
+    /// <summary>
+    /// Releases a held run deliberately (<c>runs release</c>): it becomes completed, enters <c>history.json</c>, and
+    /// becomes latest unless a completed run with a later <c>as_of</c> already is.
+    /// </summary>
+    public async Task<RunManifest> ReleaseAsync(string runId, string by, CancellationToken cancellationToken)
+    {
+        var manifest = await GetAsync(runId, cancellationToken)
+            ?? throw new PermanentPipelineException($"run {runId} does not exist in {bucket.Describe(BucketLayout.RunPrefix(runId))}");
+        if (manifest.Status != RunStatus.Held)
+            throw new PermanentPipelineException($"run {runId} is {manifest.Status.ToString().ToLowerInvariant()}, not held: only a held run can be released");
+        var now = clock.GetUtcNow();
+        var released = await UpdateAsync(runId, null, m => m.Status == RunStatus.Held ? m.Released(by, now) : m, cancellationToken);
+
+        var latest = await GetLatestAsync(cancellationToken);
+        var latestAsOf = latest is null ? null : (await GetAsync(latest.RunId, cancellationToken))?.Parameters?.AsOf;
+        var moveLatest = latestAsOf is null || released.Parameters is null || released.Parameters.AsOf >= latestAsOf;
+        await PublishCompletedAsync(released, moveLatest, cancellationToken);
+        return released;
+    }
+
+    /// <summary><c>history.json</c>, or an empty history before the first completed run.</summary>
+    public async Task<RunHistory> GetHistoryAsync(CancellationToken cancellationToken)
+    {
+        var stored = await bucket.TryReadAsync(BucketLayout.History, cancellationToken);
+        return stored is null ? RunHistory.Empty : PipelineJson.Deserialize<RunHistory>(stored.Content);
+    }
+
+    /// <summary>The runs that wait for a release: status held, in run id order.</summary>
+    public async Task<IReadOnlyList<RunManifest>> ListHeldAsync(CancellationToken cancellationToken)
+    {
+        var held = new List<RunManifest>();
+        foreach (var name in await bucket.ListAsync("runs/", cancellationToken))
+        {
+            var parts = name.Split('/');
+            if (parts.Length != 3 || parts[2] != "manifest.json") continue;
+            if (await GetAsync(parts[1], cancellationToken) is { Status: RunStatus.Held } manifest) held.Add(manifest);
+        }
+        return held;
+    }
+
+    /// <summary>A run's migration against the previous completed run, or null when it has none yet.</summary>
+    public async Task<SegmentMigration?> GetMigrationAsync(string runId, CancellationToken cancellationToken)
+    {
+        var stored = await bucket.TryReadAsync(BucketLayout.MigrationJson(runId), cancellationToken);
+        return stored is null ? null : PipelineJson.Deserialize<SegmentMigration>(stored.Content);
+    }
+
+    private async Task PublishCompletedAsync(RunManifest run, bool moveLatest, CancellationToken cancellationToken)
+    {
+        var entry = HistoryEntryOf(run, await GetMigrationAsync(run.RunId, cancellationToken), clock.GetUtcNow());
+        await AddToHistoryAsync(entry, cancellationToken);
+        if (moveLatest)
+            await WriteLatestAsync(new LatestRun(run.RunId, clock.GetUtcNow(), BucketLayout.Files(run.RunId)), cancellationToken);
+        foreach (var sink in completionSinks ?? [])
+            if (run.Parameters is not null) await sink.RunCompletedAsync(run.Parameters, moveLatest, cancellationToken);
+    }
+
+    /// <summary>
+    /// Adds (or replaces, on a redelivery) the run's entry, keeping entries in <c>as_of</c> order; a conditional write
+    /// retried like the manifest's, so two runs finishing at once both land.
+    /// </summary>
+    private async Task AddToHistoryAsync(HistoryEntry entry, CancellationToken cancellationToken)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            var stored = await bucket.TryReadAsync(BucketLayout.History, cancellationToken);
+            var history = stored is null ? RunHistory.Empty : PipelineJson.Deserialize<RunHistory>(stored.Content);
+            var runs = history.Runs.Where(r => r.RunId != entry.RunId).Append(entry)
+                .OrderBy(r => r.AsOf).ThenBy(r => r.CompletedAt).ThenBy(r => r.RunId, StringComparer.Ordinal).ToList();
+            try
+            {
+                await bucket.WriteAsync(BucketLayout.History, PipelineJson.Serialize(new RunHistory(runs), indented: true), ContentTypes.Json,
+                    stored?.Generation ?? "0", cancellationToken);
+                return;
+            }
+            catch (ConcurrentUpdateException) when (attempt < MaxAttempts)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(Random.Shared.Next(5, 20 * Math.Min(attempt, 10))), cancellationToken);
+            }
+        }
+    }
+
+    /// <summary>A completed run's line in <c>history.json</c>, from its manifest and its migration.</summary>
+    public static HistoryEntry HistoryEntryOf(RunManifest run, SegmentMigration? migration, DateTimeOffset completedAt)
+    {
+        var parameters = run.Parameters ?? throw new InvalidDataException($"run {run.RunId}'s manifest has no parameters");
+        var sizes = migration?.Segments ?? [];
+        var customers = sizes.Sum(s => s.Customers);
+        return new HistoryEntry(
+            run.RunId, parameters.AsOf, parameters.WindowStart, parameters.WindowEnd,
+            (int)run.Metrics.GetValueOrDefault("k", parameters.K ?? 0), parameters.Metrics, customers,
+            sizes.Select(s => new HistorySegment(s.CentroidId, s.Segment, s.Customers,
+                customers > 0 ? Math.Round((double)s.Customers / customers, 6) : 0)).ToList(),
+            run.Metrics.GetValueOrDefault("davies_bouldin_index"), run.Metrics.GetValueOrDefault("mean_squared_distance"),
+            migration?.ChangedShare, migration?.New ?? customers, migration?.Gone ?? 0, completedAt,
+            Released: run.QualityGate?.Release is not null);
+    }
 
     private static RunManifest ReadManifest(byte[] content)
     {
@@ -124,6 +237,22 @@ public static class ManifestChanges
     }
 
     public static RunManifest RunCompleted(this RunManifest manifest) => manifest with { Status = RunStatus.Completed };
+
+    /// <summary>The run's last stage is done: completed, or held when its quality gate did not pass.</summary>
+    public static RunManifest RunFinished(this RunManifest manifest, DateTimeOffset now) => manifest switch
+    {
+        { Status: RunStatus.Completed or RunStatus.Held } => manifest,
+        { QualityGate: { Passed: false, Release: null } } when manifest.Parameters?.AcceptHeld == true => manifest.Released("trigger", now),
+        { QualityGate: { Passed: false, Release: null } } => manifest with { Status = RunStatus.Held },
+        _ => manifest.RunCompleted(),
+    };
+
+    /// <summary>A run that failed the quality gate, released deliberately.</summary>
+    public static RunManifest Released(this RunManifest manifest, string by, DateTimeOffset now) => manifest with
+    {
+        Status = RunStatus.Completed,
+        QualityGate = manifest.QualityGate is null ? null : manifest.QualityGate with { Release = new GateRelease(by, now) },
+    };
 
     public static RunManifest Failed(this RunManifest manifest, string stage, string reason, DateTimeOffset now)
     {

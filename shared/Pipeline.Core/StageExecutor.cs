@@ -91,15 +91,25 @@ public sealed class StageExecutor(RunLedger ledger, IMessagePublisher publisher,
             foreach (var observer in observers ?? []) await observer.StageClaimedAsync(stage, input.RunId, cancellationToken);
             var result = await work(input, cancellationToken);
 
+            // The gate's verdict is in the manifest before the next stage can start, so the run's end finds it.
+            if (result.Gate is { } gate)
+                await ledger.UpdateAsync(input.RunId, input.Parameters, m => m with { QualityGate = gate }, cancellationToken);
+            var outgoing = result.Message;
             if (result.CompletesRun)
             {
-                // The run is complete (and latest.json points at it) before run-completed is published, so a reader
-                // woken by that message finds everything in place.
-                var completed = await ledger.UpdateAsync(input.RunId, input.Parameters, m => m.RunCompleted(), cancellationToken);
-                await ledger.WriteLatestAsync(new LatestRun(input.RunId, clock.GetUtcNow(), BucketLayout.Files(input.RunId)), cancellationToken);
-                if (runEnd is not null) await runEnd.RunEndedAsync(completed, cancellationToken);
+                // The run is complete (latest.json and history.json updated) or held before run-completed is
+                // published, so a reader woken by that message finds everything in place.
+                var finished = await ledger.FinishRunAsync(input.RunId, input.Parameters, cancellationToken);
+                if (finished.Status == RunStatus.Held && outgoing is RunCompleted completed)
+                {
+                    var failedChecks = finished.QualityGate!.Failed.Select(c => c.Name).ToList();
+                    outgoing = completed with { Status = RunStatus.Held, FailedChecks = failedChecks };
+                    logger.LogWarning("Run {RunId} is held: it failed the quality gate ({FailedChecks}); latest.json and history.json are unchanged",
+                        input.RunId, string.Join(", ", failedChecks));
+                }
+                if (runEnd is not null) await runEnd.RunEndedAsync(finished, cancellationToken);
             }
-            var published = await PublishAsync(result.Topic, result.Message, input.RunId, stage, cancellationToken);
+            var published = await PublishAsync(result.Topic, outgoing, input.RunId, stage, cancellationToken);
             var final = await ledger.UpdateAsync(input.RunId, input.Parameters,
                 m => m.StageCompleted(stage, clock.GetUtcNow(), result, new StageMessage(result.Topic, System.Text.Encoding.UTF8.GetString(published))),
                 cancellationToken);

@@ -155,15 +155,23 @@ public sealed class DuckDbStatsBuilder(IOptions<EmbeddedOptions> options, IBucke
 /// <summary>Writes a DuckDB query's result as a bucket table: one Parquet part under the table's prefix, written whole.</summary>
 public static class ParquetExport
 {
-    public static async Task WriteAsync(DuckDBConnection connection, string query, IBucket bucket, string tablePrefix,
-        CancellationToken cancellationToken)
+    public static Task WriteAsync(DuckDBConnection connection, string query, IBucket bucket, string tablePrefix,
+        CancellationToken cancellationToken) =>
+        CopyAsync(connection, query, "FORMAT parquet, COMPRESSION zstd", bucket, BucketLayout.Part(tablePrefix, 0), ContentTypes.Parquet, cancellationToken);
+
+    /// <summary>The query's result as one CSV object with a header line (an audience file).</summary>
+    public static Task WriteCsvAsync(DuckDBConnection connection, string query, IBucket bucket, string objectName,
+        CancellationToken cancellationToken) =>
+        CopyAsync(connection, query, "FORMAT csv, HEADER true", bucket, objectName, ContentTypes.Csv, cancellationToken);
+
+    private static async Task CopyAsync(DuckDBConnection connection, string query, string format, IBucket bucket, string objectName,
+        string contentType, CancellationToken cancellationToken)
     {
-        var objectName = BucketLayout.Part(tablePrefix, 0);
-        var temporary = Path.Combine(Path.GetTempPath(), $"pipeline-{Guid.NewGuid():N}.parquet");
+        var temporary = Path.Combine(Path.GetTempPath(), $"pipeline-{Guid.NewGuid():N}.export");
         try
         {
-            DuckDb.Execute(connection, $"COPY ({query}) TO {DuckDb.Literal(temporary)} (FORMAT parquet, COMPRESSION zstd)");
-            await bucket.UploadFileAsync(objectName, temporary, ContentTypes.Parquet, cancellationToken);
+            DuckDb.Execute(connection, $"COPY ({query}) TO {DuckDb.Literal(temporary)} ({format})");
+            await bucket.UploadFileAsync(objectName, temporary, contentType, cancellationToken);
         }
         finally
         {

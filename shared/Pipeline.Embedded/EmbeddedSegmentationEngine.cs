@@ -12,8 +12,9 @@ namespace Pipeline.Embedded;
 /// with DuckDB, and prediction as one DuckDB query over the <c>customer_stats</c> parts — the nearest centroid in
 /// standardized space, as ML.PREDICT computes it.
 /// </summary>
-public sealed class EmbeddedSegmentationEngine(IOptions<EmbeddedOptions> options, IBucket bucket, ILogger<EmbeddedSegmentationEngine> logger,
-    IStageProgress? progress = null) : ISegmentationEngine
+public sealed class EmbeddedSegmentationEngine(
+    IOptions<EmbeddedOptions> options, IOptions<AudienceOptions> audiences, IBucket bucket, RunLedger ledger,
+    ILogger<EmbeddedSegmentationEngine> logger, IStageProgress? progress = null) : ISegmentationEngine
 {
     private const string AssigningStep = "assigning segments";
     private readonly IStageProgress _progress = progress ?? StageProgress.Silent;
@@ -34,6 +35,8 @@ public sealed class EmbeddedSegmentationEngine(IOptions<EmbeddedOptions> options
         Task.Run<IReadOnlyList<SegmentSize>>(async () =>
         {
             using var stats = await bucket.OpenLocalPartsAsync(BucketLayout.CustomerStats(parameters.RunId), cancellationToken);
+            var previous = await PreviousRunAsync(model, cancellationToken);
+            using var previousParts = previous is null ? null : await bucket.OpenLocalPartsAsync(BucketLayout.Predictions(previous.RunId), cancellationToken);
             using var connection = DuckDb.Open(options.Value);
             var customers = model.TrainingCustomers + model.TestCustomers;
             DuckDbProgress.Run(connection, _progress,
@@ -41,16 +44,14 @@ public sealed class EmbeddedSegmentationEngine(IOptions<EmbeddedOptions> options
                 () => DuckDb.Execute(connection, $"CREATE TEMP TABLE predictions AS {PredictionSql(model, DuckDb.ReadParquet(stats))}"));
             var predictions = BucketLayout.Predictions(parameters.RunId);
             DuckDbStatsBuilder.RequireFinite(connection, Stages.Predict, predictions, "predictions", "distance");
-            // In the statistics' order (by user): DuckDB keeps a scan's order, so no sort is needed.
-            await ParquetExport.WriteAsync(connection, "SELECT * FROM predictions", bucket, predictions, cancellationToken);
+            var previousTable = previousParts is null ? null : PreviousSegmentsSql(connection, DuckDb.ReadParquet(previousParts), previous!.AsOf);
+            await ParquetExport.WriteAsync(connection,
+                MovementSql("predictions", previousTable, parameters.AsOf, audiences.Value), bucket, predictions, cancellationToken);
 
-            var counts = new Dictionary<int, long>();
-            using (var command = DuckDb.Command(connection, "SELECT centroid_id, count(*) FROM predictions GROUP BY centroid_id"))
-            using (var reader = command.ExecuteReader())
-                while (reader.Read()) counts[checked((int)reader.GetInt64(0))] = reader.GetInt64(1);
-            _progress.Report(new StageProgress(parameters.RunId, Stages.Predict, AssigningStep, counts.Values.Sum(), customers, "customers",
+            var sizes = SegmentSizes(connection, "predictions", model.Centroids.ToDictionary(c => c.CentroidId, c => c.Segment));
+            _progress.Report(new StageProgress(parameters.RunId, Stages.Predict, AssigningStep, sizes.Sum(s => s.Customers), customers, "customers",
                 string.Create(CultureInfo.InvariantCulture, $"{model.K} segments, predictions written"), Final: true));
-            return model.Centroids.Select(c => new SegmentSize(c.CentroidId, c.Segment, counts.GetValueOrDefault(c.CentroidId))).ToList();
+            return sizes;
         }, cancellationToken);
 
     public Task<IReadOnlyList<ChartPoint>> SampleForChartAsync(RunParameters parameters, int maxPoints, CancellationToken cancellationToken) =>
@@ -103,6 +104,140 @@ public sealed class EmbeddedSegmentationEngine(IOptions<EmbeddedOptions> options
             var share = (1.2 * q.Value + 100) / Math.Max(1, sizes.GetValueOrDefault(q.Key));
             return share >= 1 ? ulong.MaxValue : (ulong)(share * 18446744073709551615.0);
         });
+
+    public Task<SegmentMovement> MovementAsync(RunParameters parameters, SegmentModel model, CancellationToken cancellationToken) =>
+        Task.Run(async () =>
+        {
+            var previous = await PreviousRunAsync(model, cancellationToken);
+            using var current = await bucket.OpenLocalPartsAsync(BucketLayout.Predictions(parameters.RunId), cancellationToken);
+            using var previousParts = previous is null ? null : await bucket.OpenLocalPartsAsync(BucketLayout.Predictions(previous.RunId), cancellationToken);
+            using var connection = DuckDb.Open(options.Value);
+            var table = DuckDb.ReadParquet(current);
+
+            var sizes = SegmentSizes(connection, table, model.Centroids.ToDictionary(c => c.CentroidId, c => c.Segment));
+            var newest = DuckDb.Scalar<long>(connection, $"SELECT coalesce(min(days_since_last_order), 0) FROM {table}");
+            var control = DuckDb.Scalar<long>(connection, $"SELECT count(*) FILTER (WHERE control_group) FROM {table}");
+            MigrationMatrix.PreviousRun? before = null;
+            var flows = new List<MigrationFlow>();
+            if (previousParts is not null)
+            {
+                var previousTable = DuckDb.ReadParquet(previousParts);
+                before = new MigrationMatrix.PreviousRun(previous!.RunId, previous.AsOf, SegmentSizes(connection, previousTable, null));
+                // Returning and new customers by their previous segment; then last run's customers absent now.
+                using var command = DuckDb.Command(connection, $"""
+                    SELECT previous_segment_id, centroid_id, count(*) FROM {table} GROUP BY ALL
+                    UNION ALL
+                    SELECT p.centroid_id, NULL, count(*) FROM {previousTable} AS p ANTI JOIN {table} AS c ON c.user_id = p.user_id GROUP BY ALL
+                    """);
+                using var reader = command.ExecuteReader();
+                while (reader.Read())
+                    flows.Add(new MigrationFlow(reader.IsDBNull(0) ? null : Convert.ToInt32(reader.GetValue(0), CultureInfo.InvariantCulture),
+                        reader.IsDBNull(1) ? null : Convert.ToInt32(reader.GetValue(1), CultureInfo.InvariantCulture), reader.GetInt64(2)));
+            }
+            return new SegmentMovement(MigrationMatrix.Build(parameters.RunId, parameters.AsOf, before, sizes, flows), newest, control);
+        }, cancellationToken);
+
+    public Task<IReadOnlyList<AudienceFile>> WriteAudiencesAsync(RunParameters parameters, SegmentModel model, CancellationToken cancellationToken) =>
+        Task.Run<IReadOnlyList<AudienceFile>>(async () =>
+        {
+            using var current = await bucket.OpenLocalPartsAsync(BucketLayout.Predictions(parameters.RunId), cancellationToken);
+            using var connection = DuckDb.Open(options.Value);
+            var table = DuckDb.ReadParquet(current);
+            var files = new List<AudienceFile>();
+            foreach (var centroid in model.Centroids.OrderBy(c => c.CentroidId))
+            {
+                var objectName = BucketLayout.Audience(parameters.RunId, centroid.Segment);
+                var query = $"SELECT user_id FROM {table} WHERE centroid_id = {centroid.CentroidId} AND NOT control_group ORDER BY user_id";
+                await ParquetExport.WriteCsvAsync(connection, query, bucket, objectName, cancellationToken);
+                var customers = DuckDb.Scalar<long>(connection, $"SELECT count(*) FROM ({query})");
+                files.Add(new AudienceFile(centroid.CentroidId, centroid.Segment, objectName, customers));
+            }
+            return files;
+        }, cancellationToken);
+
+    /// <summary>
+    /// The run this run's movement is measured against: the previous completed run its model was matched to, when
+    /// its predictions are still in the bucket.
+    /// </summary>
+    private async Task<PreviousRun?> PreviousRunAsync(SegmentModel model, CancellationToken cancellationToken)
+    {
+        if (model.MatchedToRun is not { } runId) return null;
+        var manifest = await ledger.GetAsync(runId, cancellationToken);
+        if (manifest?.Parameters is null) return null;
+        var parts = await bucket.ListAsync(BucketLayout.Predictions(runId), cancellationToken);
+        if (!parts.Any(p => BucketLayout.IsPart(BucketLayout.Predictions(runId), p)))
+        {
+            logger.LogWarning("Run {PreviousRunId}'s predictions are gone; run {RunId} is compared with nothing", runId, model.RunId);
+            return null;
+        }
+        return new PreviousRun(runId, manifest.Parameters.AsOf);
+    }
+
+    private sealed record PreviousRun(string RunId, DateOnly AsOf);
+
+    /// <summary>Customers per segment of a predictions table; with <paramref name="names"/>, every segment, empty ones too.</summary>
+    private static List<SegmentSize> SegmentSizes(DuckDB.NET.Data.DuckDBConnection connection, string table, IReadOnlyDictionary<int, string>? names)
+    {
+        var sizes = new List<SegmentSize>();
+        using var command = DuckDb.Command(connection, $"SELECT centroid_id, any_value(segment), count(*) FROM {table} GROUP BY centroid_id ORDER BY centroid_id");
+        using var reader = command.ExecuteReader();
+        while (reader.Read()) sizes.Add(new SegmentSize(checked((int)reader.GetInt64(0)), reader.GetString(1), reader.GetInt64(2)));
+        // A segment nobody fell into still has its column.
+        foreach (var (id, name) in names ?? new Dictionary<int, string>())
+            if (sizes.All(s => s.CentroidId != id)) sizes.Add(new SegmentSize(id, name, 0));
+        return sizes.OrderBy(s => s.CentroidId).ToList();
+    }
+
+    /// <summary>
+    /// The previous run's segments as a table of (user_id, centroid_id, segment_since). A run written before
+    /// predictions kept <c>segment_since</c> counts as the start of its customers' stretch.
+    /// </summary>
+    private static string PreviousSegmentsSql(DuckDB.NET.Data.DuckDBConnection connection, string previousParts, DateOnly previousAsOf)
+    {
+        var hasSince = DuckDb.Scalar<long>(connection,
+            $"SELECT count(*) FROM (DESCRIBE SELECT * FROM {previousParts}) WHERE column_name = 'segment_since'") > 0;
+        return $"SELECT user_id, centroid_id, {(hasSince ? "segment_since" : DateLiteral(previousAsOf))} AS segment_since FROM {previousParts}";
+    }
+
+    /// <summary>
+    /// The predictions with what the contract adds per customer, joined to the previous completed run's segments
+    /// (kept apart from the nearest-centroid query, which it only reads): <c>previous_segment_id</c> (null when
+    /// new), <c>segment_since</c> (carried over while the customer stays in the same segment, else this run's
+    /// as_of), <c>run_as_of</c>, and <c>control_group</c> — the same integer mix as <see cref="HoldOutSplit"/>,
+    /// seeded by the salt (<see cref="ControlGroup"/>).
+    /// </summary>
+    /// <param name="previousSegments">A query of (user_id, centroid_id, segment_since), or null for the first run.</param>
+    public static string MovementSql(string predictionsTable, string? previousSegments, DateOnly asOf, AudienceOptions audiences)
+    {
+        var previous = previousSegments
+            ?? "SELECT CAST(NULL AS BIGINT) AS user_id, CAST(NULL AS BIGINT) AS centroid_id, CAST(NULL AS DATE) AS segment_since WHERE false";
+        var seed = ControlGroup.SaltSeed(audiences.ControlGroupSalt).ToString(CultureInfo.InvariantCulture);
+        var threshold = ControlGroup.Threshold(audiences.ControlGroupShare).ToString(CultureInfo.InvariantCulture);
+        var today = DateLiteral(asOf);
+        return $"""
+            WITH
+              previous AS ({previous}),
+              h0 AS (
+                SELECT p.*, prev.centroid_id AS previous_centroid, prev.segment_since AS previous_since,
+                  (abs(CAST(p.user_id AS BIGINT)) % {HoldOutSplit.Modulus} + CAST({seed} AS BIGINT) * {HoldOutSplit.SeedMultiplier}) % {HoldOutSplit.Modulus} AS h
+                FROM {predictionsTable} AS p LEFT JOIN previous AS prev ON prev.user_id = p.user_id),
+              h1 AS (SELECT * REPLACE (xor(h, h >> 16) AS h) FROM h0),
+              h2 AS (SELECT * REPLACE ((h * {HoldOutSplit.FirstMultiplier}) % {HoldOutSplit.Modulus} AS h) FROM h1),
+              h3 AS (SELECT * REPLACE (xor(h, h >> 15) AS h) FROM h2),
+              h4 AS (SELECT * REPLACE ((h * {HoldOutSplit.SecondMultiplier}) % {HoldOutSplit.Modulus} AS h) FROM h3),
+              h5 AS (SELECT * REPLACE (xor(h, h >> 16) AS h) FROM h4)
+            SELECT
+              * EXCLUDE (previous_centroid, previous_since, h),
+              CAST(previous_centroid AS BIGINT) AS previous_segment_id,
+              CASE WHEN previous_centroid = centroid_id THEN previous_since ELSE {today} END AS segment_since,
+              {today} AS run_as_of,
+              h % {HoldOutSplit.Buckets} < {threshold} AS control_group
+            FROM h5
+            ORDER BY user_id
+            """;
+    }
+
+    private static string DateLiteral(DateOnly date) => $"DATE '{date.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture)}'";
 
     /// <summary>
     /// How many customers of each segment the chart draws: in proportion to size, but at least a fair share

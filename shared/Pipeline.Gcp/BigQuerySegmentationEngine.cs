@@ -13,8 +13,8 @@ namespace Pipeline.Gcp;
 /// way as the embedded engine's (<see cref="SegmentModelBuilder"/>): stable ids, RFM scores and names.
 /// </summary>
 public sealed class BigQuerySegmentationEngine(
-    IBigQueryClient bigQuery, IBucket bucket, IOptions<GcpOptions> gcp, IOptions<PipelineOptions> pipeline, TimeProvider clock,
-    ILogger<BigQuerySegmentationEngine> logger) : ISegmentationEngine
+    IBigQueryClient bigQuery, IBucket bucket, IOptions<GcpOptions> gcp, IOptions<PipelineOptions> pipeline, IOptions<AudienceOptions> audiences,
+    RunLedger ledger, TimeProvider clock, ILogger<BigQuerySegmentationEngine> logger) : ISegmentationEngine
 {
     public const string Engine = "bigquery-ml-kmeans";
 
@@ -74,7 +74,12 @@ public sealed class BigQuerySegmentationEngine(
         var plan = new SqlPlan(gcp.Value, parameters);
         var run = BigQueryStageRun.Start(bigQuery, Stages.Predict, pipeline.Value, clock);
 
+        var previous = await PreviousRunAsync(model, cancellationToken);
+        await run.RunAllAsync([plan.CustomerSegmentsSetup(), plan.SegmentRunsSetup()], cancellationToken);
+        await run.RunAsync(plan.LatestViewSetup(), cancellationToken);
         await run.RunAsync(plan.Predictions(model), cancellationToken);
+        await run.RunAsync(plan.Movement(previous?.RunId, previous?.AsOf, audiences.Value), cancellationToken);
+        await run.RunAsync(plan.RecordSegments(), cancellationToken);
         var counted = (await run.QueryAsync(plan.SegmentSizes(), cancellationToken))
             .ToDictionary(r => (int)r.GetInt64("centroid_id"), r => r.GetInt64("customers"));
         var sizes = model.Centroids
@@ -92,6 +97,85 @@ public sealed class BigQuerySegmentationEngine(
             rows, parameters.RunId, plan.PredictionsTable, bucket.Describe(predictionsObject));
         return sizes;
     }
+
+    public async Task<SegmentMovement> MovementAsync(RunParameters parameters, SegmentModel model, CancellationToken cancellationToken)
+    {
+        var plan = new SqlPlan(gcp.Value, parameters);
+        var run = BigQueryStageRun.Start(bigQuery, Stages.Predict, pipeline.Value, clock);
+        var previous = await PreviousRunAsync(model, cancellationToken);
+
+        var counted = (await run.QueryAsync(plan.SegmentSizes(), cancellationToken))
+            .ToDictionary(r => (int)r.GetInt64("centroid_id"), r => r.GetInt64("customers"));
+        var sizes = model.Centroids.OrderBy(c => c.CentroidId)
+            .Select(c => new SegmentSize(c.CentroidId, c.Segment, counted.GetValueOrDefault(c.CentroidId))).ToList();
+        var summary = (await run.QueryAsync(plan.MovementSummary(), cancellationToken)).Single();
+
+        MigrationMatrix.PreviousRun? before = null;
+        var flows = new List<MigrationFlow>();
+        if (previous is not null)
+        {
+            var previousSizes = (await run.QueryAsync(plan.PreviousSegmentSizes(previous.RunId, previous.AsOf), cancellationToken))
+                .Select(r => new SegmentSize((int)r.GetInt64("centroid_id"), r.GetString("segment") ?? "", r.GetInt64("customers"))).ToList();
+            before = new MigrationMatrix.PreviousRun(previous.RunId, previous.AsOf, previousSizes);
+            flows.AddRange((await run.QueryAsync(plan.MigrationFlows(previous.RunId, previous.AsOf), cancellationToken))
+                .Select(r => new MigrationFlow(
+                    r.IsNull("from_centroid") ? null : (int)r.GetInt64("from_centroid"),
+                    r.IsNull("to_centroid") ? null : (int)r.GetInt64("to_centroid"),
+                    r.GetInt64("customers"))));
+        }
+        return new SegmentMovement(MigrationMatrix.Build(parameters.RunId, parameters.AsOf, before, sizes, flows),
+            summary.GetInt64("newest_order_days"), summary.GetInt64("control_group"));
+    }
+
+    public async Task<IReadOnlyList<AudienceFile>> WriteAudiencesAsync(RunParameters parameters, SegmentModel model, CancellationToken cancellationToken)
+    {
+        var plan = new SqlPlan(gcp.Value, parameters);
+        var run = BigQueryStageRun.Start(bigQuery, Stages.Predict, pipeline.Value, clock);
+
+        // One local CSV per segment, written page by page (an audience may hold millions of ids), then uploaded whole.
+        var files = model.Centroids.OrderBy(c => c.CentroidId).ToDictionary(c => c.CentroidId,
+            c => (Centroid: c, Path: Path.Combine(Path.GetTempPath(), $"audience-{Guid.NewGuid():N}.csv"), Customers: 0L));
+        var writers = files.ToDictionary(f => f.Key, f => new StreamWriter(f.Value.Path) { NewLine = "\n" });
+        try
+        {
+            foreach (var writer in writers.Values) await writer.WriteLineAsync("user_id");
+            var counts = files.Keys.ToDictionary(id => id, _ => 0L);
+            await run.ReadPagesAsync(plan.AudienceRows(), async (page, ct) =>
+            {
+                foreach (var row in page.Rows)
+                {
+                    var centroid = (int)row.GetInt64("centroid_id");
+                    if (!writers.TryGetValue(centroid, out var writer))
+                        throw new PermanentPipelineException($"{plan.PredictionsTable} has centroid_id {centroid}, which the model does not have");
+                    await writer.WriteLineAsync(row.GetInt64("user_id").ToString(CultureInfo.InvariantCulture));
+                    counts[centroid]++;
+                }
+            }, cancellationToken);
+            foreach (var writer in writers.Values) await writer.DisposeAsync();
+
+            var written = new List<AudienceFile>();
+            foreach (var (id, file) in files)
+            {
+                var objectName = BucketLayout.Audience(parameters.RunId, file.Centroid.Segment);
+                await bucket.UploadFileAsync(objectName, file.Path, ContentTypes.Csv, cancellationToken);
+                written.Add(new AudienceFile(id, file.Centroid.Segment, objectName, counts[id]));
+            }
+            return written;
+        }
+        finally
+        {
+            foreach (var writer in writers.Values) await writer.DisposeAsync();
+            foreach (var file in files.Values) File.Delete(file.Path);
+        }
+    }
+
+    /// <summary>The run this run's movement is measured against: the previous completed run its model was matched to.</summary>
+    private async Task<PreviousRun?> PreviousRunAsync(SegmentModel model, CancellationToken cancellationToken) =>
+        model.MatchedToRun is { } runId && (await ledger.GetAsync(runId, cancellationToken))?.Parameters is { } previous
+            ? new PreviousRun(runId, previous.AsOf)
+            : null;
+
+    private sealed record PreviousRun(string RunId, DateOnly AsOf);
 
     public async Task<IReadOnlyList<ChartPoint>> SampleForChartAsync(RunParameters parameters, int maxPoints, CancellationToken cancellationToken)
     {

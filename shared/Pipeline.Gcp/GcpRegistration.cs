@@ -44,8 +44,10 @@ public static class GcpRegistration
 
         services.TryAddSingleton<IBucket>(provider => CreateBucket(provider.GetRequiredService<IOptions<GcpOptions>>().Value));
         services.TryAddSingleton<ICustomerStatsBuilder, BigQueryStatsBuilder>();
+        services.TryAddSingleton<RunLedger>(); // the engine finds the previous run's as_of in its manifest
         services.TryAddSingleton<ISegmentationEngine, BigQuerySegmentationEngine>();
         services.TryAddSingleton<ISegmentProfiler, BigQuerySegmentProfiler>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IRunCompletionSink, BigQueryCompletedRuns>());
         return services.AddCampaignWriter(configuration);
     }
 

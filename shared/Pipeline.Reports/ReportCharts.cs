@@ -35,12 +35,23 @@ public static partial class ReportCharts
     {
         var plot = NewPlot();
         var names = report.Segments.ToDictionary(s => s.CentroidId, s => s.Segment);
-        foreach (var group in report.Points.GroupBy(p => p.CentroidId).OrderByDescending(g => g.Count()))
+        // The biggest segments are drawn first so that small ones stay visible on top; the legend lists them by id.
+        var groups = report.Points.GroupBy(p => p.CentroidId).ToList();
+        foreach (var group in groups.OrderByDescending(g => g.Count()))
         {
             var scatter = plot.Add.ScatterPoints(group.Select(x.OfPoint).ToArray(), group.Select(y.OfPoint).ToArray(), SegmentColor(group.Key).WithAlpha(0.55));
             scatter.MarkerSize = 4;
-            scatter.LegendText = $"{group.Key} {names.GetValueOrDefault(group.Key, "")}";
         }
+        foreach (var id in groups.Select(g => g.Key).Order())
+            plot.Legend.ManualItems.Add(new LegendItem
+            {
+                LabelText = $"{id} {names.GetValueOrDefault(id, "")}".TrimEnd(),
+                MarkerShape = MarkerShape.FilledCircle,
+                MarkerSize = 8,
+                MarkerFillColor = SegmentColor(id),
+                MarkerLineColor = SegmentColor(id),
+                LineWidth = 0,
+            });
         foreach (var centroid in report.Model?.Centroids ?? [])
         {
             var marker = plot.Add.Marker(x.OfCentroid(centroid), y.OfCentroid(centroid), MarkerShape.FilledCircle, 18, Colors.White);

@@ -20,11 +20,11 @@ internal static partial class BigQueryOnDuckDb
     [GeneratedRegex(@"`[^`]+\.(\w+)`")]
     private static partial Regex QuotedTable();
 
-    /// <summary>The query part of a <c>CREATE OR REPLACE TABLE … AS</c> statement (or a query), in DuckDB's dialect.</summary>
+    /// <summary>The query part of a <c>CREATE OR REPLACE TABLE … AS</c> statement (or a plain query), in DuckDB's dialect.</summary>
     public static string Translate(string bigQuerySql, IReadOnlyDictionary<string, string> tables)
     {
-        var create = bigQuerySql.IndexOf("\nAS\n", StringComparison.Ordinal);
-        var query = create < 0 ? bigQuerySql : bigQuerySql[(create + 4)..];
+        var start = bigQuerySql.IndexOf("\nAS\n", StringComparison.Ordinal);
+        var query = start < 0 ? bigQuerySql : bigQuerySql[(start + 4)..];
         query = Xor().Replace(query, "xor($1, $2)");
         query = query
             .Replace("DATE_DIFF(@as_of, DATE(MAX(created_at)), DAY)", "date_diff('day', CAST(MAX(created_at) AS DATE), @as_of)", StringComparison.Ordinal)

@@ -23,7 +23,8 @@ public sealed class BigQueryStagesTests : IDisposable
         new(_bigQuery.CreateClient(), _bucket, Gcp, TestRuns.Pipeline(), TimeProvider.System, NullLogger<BigQueryStatsBuilder>.Instance);
 
     private BigQuerySegmentationEngine Engine() =>
-        new(_bigQuery.CreateClient(), _bucket, Gcp, TestRuns.Pipeline(), TimeProvider.System, NullLogger<BigQuerySegmentationEngine>.Instance);
+        new(_bigQuery.CreateClient(), _bucket, Gcp, TestRuns.Pipeline(), Options.Create(new AudienceOptions()), new RunLedger(_bucket, TimeProvider.System),
+            TimeProvider.System, NullLogger<BigQuerySegmentationEngine>.Instance);
 
     [Fact]
     public async Task BuildStats_materializes_the_table_and_has_BigQuery_export_it_as_Parquet_parts_into_the_run_folder()
@@ -148,12 +149,20 @@ public sealed class BigQueryStagesTests : IDisposable
         var sizes = await Engine().PredictAsync(TestRuns.Parameters(), model, CancellationToken.None);
 
         Assert.Equal([new SegmentSize(1, "Champions", 1), new SegmentSize(2, "At Risk", 0), new SegmentSize(3, "Hibernating", 1)], sizes);
-        var predictions = _bigQuery.InsertedJobs()[0]["configuration"]!["query"]!;
+        Assert.Equal(["customer_segments_table", "segment_runs_table", "customer_segments_latest_view", "predictions", "movement", "customer_segments_rows",
+            "segment_sizes", "predictions_export"], _bigQuery.InsertedJobs().Select(Key));
+        var predictions = _bigQuery.InsertedJobs()[3]["configuration"]!["query"]!;
         var parameters = ((System.Text.Json.Nodes.JsonArray)predictions["queryParameters"]!).ToDictionary(p => (string)p!["name"]!, p => p!);
         // BigQuery ML's centroid 1 is stable id 3, 2 is 1, 3 is 2.
         Assert.Equal(["3", "1", "2"], ((System.Text.Json.Nodes.JsonArray)parameters["centroid_ids"]["parameterValue"]!["arrayValues"]!).Select(v => (string?)v!["value"]));
         Assert.Equal(["Hibernating", "Champions", "At Risk"], ((System.Text.Json.Nodes.JsonArray)parameters["segments"]["parameterValue"]!["arrayValues"]!).Select(v => (string?)v!["value"]));
         Assert.Contains("ML.PREDICT(MODEL `my-project.segmentation.model_run_1_k3`", (string)predictions["query"]!, StringComparison.Ordinal);
+        // The first run (no matched run): no previous rows to join; the control group's salt and share as parameters.
+        var movement = _bigQuery.InsertedJobs()[4]["configuration"]!["query"]!;
+        var movementParameters = ((System.Text.Json.Nodes.JsonArray)movement["queryParameters"]!).ToDictionary(p => (string)p!["name"]!, p => (string?)p!["parameterValue"]!["value"]);
+        Assert.Equal("", movementParameters["previous_run_id"]);
+        Assert.Equal(Analytics.ControlGroup.SaltSeed(new AudienceOptions().ControlGroupSalt).ToString(System.Globalization.CultureInfo.InvariantCulture), movementParameters["control_seed"]);
+        Assert.Equal("1000", movementParameters["control_threshold"]);
 
         var export = (string)_bigQuery.InsertedJobs()[^1]["configuration"]!["query"]!["query"]!;
         Assert.Contains("uri = 'gs://my-bucket/runs/run-1/predictions/part-*.parquet'", export, StringComparison.Ordinal);

@@ -31,7 +31,7 @@ public sealed class BucketTableTypesTests : IDisposable
         var run = TestRuns.Parameters();
 
         await new DuckDbStatsBuilder(options, bucket, NullLogger<DuckDbStatsBuilder>.Instance).BuildAsync(run, CancellationToken.None);
-        await new EmbeddedSegmentationEngine(options, bucket, NullLogger<EmbeddedSegmentationEngine>.Instance)
+        await new EmbeddedSegmentationEngine(options, Options.Create(new AudienceOptions()), bucket, new RunLedger(bucket, TimeProvider.System), NullLogger<EmbeddedSegmentationEngine>.Instance)
             .PredictAsync(run, Model(), CancellationToken.None);
 
         var plan = new SqlPlan(FakeBigQuery.Options(), run);
@@ -47,6 +47,7 @@ public sealed class BucketTableTypesTests : IDisposable
             Assert.True(embedded.ContainsKey(column.Name), $"the embedded part has no column {column.Name}");
             Assert.Equal((column.Name, column.ParquetType), (column.Name, embedded[column.Name].Physical));
             if (column.Type == ColumnType.Text) Assert.Equal("UTF8", embedded[column.Name].Converted);
+            if (column.Type == ColumnType.Date) Assert.Equal("DATE", embedded[column.Name].Converted);
             Assert.Contains($"CAST({column.Name} AS {column.BigQueryType}) AS {column.Name}", bigQueryExport, StringComparison.Ordinal);
         }
     }

@@ -14,10 +14,11 @@ public sealed class TriggerOptions
     public Option<string?> Metrics { get; } = new("--metrics") { Description = "'rfm' (default: cancelled/returned excluded, distinct orders, average order value) or 'lab' (the lab's SQL exactly)." };
     public Option<int?> Seed { get; } = new("--seed") { Description = "Seed of the train/test split and K-means. Default: 42." };
     public Option<double?> TestFraction { get; } = new("--test-fraction") { Description = "Share of customers held out for evaluation, above 0 and at most 0.5. Default: 0.2." };
+    public Option<bool> AcceptHeld { get; } = new("--accept-held") { Description = "Complete the run even if it fails the quality gate (the trigger's accept_held); the gate's verdict is still recorded." };
 
     public void AddTo(Command command)
     {
-        foreach (var option in new Option[] { RunId, WindowStart, WindowEnd, AsOf, K, Metrics, Seed, TestFraction })
+        foreach (var option in new Option[] { RunId, WindowStart, WindowEnd, AsOf, K, Metrics, Seed, TestFraction, AcceptHeld })
             command.Options.Add(option);
     }
 
@@ -40,6 +41,7 @@ public sealed class TriggerOptions
         Set("metrics", result.GetValue(Metrics));
         Set("seed", result.GetValue(Seed));
         Set("test_fraction", result.GetValue(TestFraction));
+        if (result.GetValue(AcceptHeld)) trigger["accept_held"] = true;
         return trigger;
     }
 }

@@ -61,6 +61,9 @@ public static class RunCommand
                     Console.WriteLine($"Run {runId} already completed ({existing.UpdatedAt:yyyy-MM-dd HH:mm:ss} UTC); nothing changed. " +
                         $"Its outputs: {Path.GetDirectoryName(pipeline.Bucket.Describe(BucketLayout.Manifest(runId)))}");
                     return 0;
+                case RunStatus.Held:
+                    Console.WriteLine($"Run {runId} is held: it failed the quality gate; release it with: runs release {runId} --bucket {outDirectory}");
+                    return ExitCode(RunStatus.Held);
                 case RunStatus.Failed:
                     throw new CommandFailedException($"Run {runId} failed in {existing.Error?.Stage}: {existing.Error?.Reason} — " +
                         "a failed run is not resumed; fix the cause and start a new run (another --run-id, or none).");
@@ -71,10 +74,18 @@ public static class RunCommand
             // The summary is printed as it always was, with the status line gone.
             live?.Dispose();
             await PrintSummaryAsync(pipeline, manifest, clock.Elapsed, cancellationToken);
-            return manifest.Status == RunStatus.Completed ? 0 : 1;
+            return ExitCode(manifest.Status);
         });
         return command;
     }
+
+    /// <summary>0 completed, 1 failed, 3 held (outputs written, but not latest: the quality gate did not pass).</summary>
+    public static int ExitCode(RunStatus status) => status switch
+    {
+        RunStatus.Completed => 0,
+        RunStatus.Held => 3,
+        _ => 1,
+    };
 
     /// <summary>
     /// Resumes an interrupted run from its manifest, with the parameters it recorded. A crashed process's claim on
@@ -108,6 +119,15 @@ public static class RunCommand
     {
         var culture = CultureInfo.InvariantCulture;
         Console.WriteLine();
+        if (manifest.Status == RunStatus.Held)
+        {
+            Console.Error.WriteLine($"Run {manifest.RunId} is HELD after {elapsed.TotalSeconds:0.0} s: it failed the quality gate, so latest.json and history.json are unchanged.");
+            foreach (var check in manifest.QualityGate?.Failed ?? [])
+                Console.Error.WriteLine($"  {check.Name}: {check.Detail}");
+            Console.Error.WriteLine($"Its outputs are in {Path.GetDirectoryName(pipeline.Bucket.Describe(BucketLayout.Manifest(manifest.RunId)))}; " +
+                $"release it with: runs release {manifest.RunId} --bucket {Path.GetDirectoryName(pipeline.Bucket.Describe(BucketLayout.Latest))}");
+            return;
+        }
         if (manifest.Status == RunStatus.Running)
         {
             // Nothing could record a failure (the manifest itself may not be writable): say where it stopped.
@@ -132,6 +152,12 @@ public static class RunCommand
             $"mean squared distance {manifest.Metrics.GetValueOrDefault("mean_squared_distance"):0.###} (held-out customers)"));
         foreach (var (stage, record) in manifest.Stages)
             Console.WriteLine(string.Create(culture, $"  {stage,-17} {record.Seconds,8:0.00} s"));
+        if (manifest.QualityGate is { } gate)
+        {
+            Console.WriteLine(gate.Release is { } release
+                ? $"  quality gate: failed ({string.Join(", ", gate.Failed.Select(c => c.Name))}), released by {release.By}"
+                : "  quality gate: passed" + (gate.Skipped.Any() ? $" (skipped, nothing to compare with: {string.Join(", ", gate.Skipped.Select(c => c.Name))})" : ""));
+        }
 
         var campaign = await pipeline.Bucket.TryReadAsync(BucketLayout.CampaignJson(manifest.RunId), cancellationToken);
         if (campaign is not null)

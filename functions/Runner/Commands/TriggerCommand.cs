@@ -113,6 +113,13 @@ public static class RunFollower
                         output.WriteLine($"  {name,-15} {Path.Combine(bucketDirectory, objectName)}");
                     return manifest;
                 }
+                if (manifest.Status == RunStatus.Held)
+                {
+                    output.WriteLine($"Run {runId} is HELD: it failed the quality gate ({string.Join(", ", manifest.QualityGate?.Failed.Select(c => c.Name) ?? [])}); " +
+                        $"its outputs are written, latest.json and history.json are unchanged. Release it with: runs release {runId}");
+                    output.WriteLine($"  manifest        {path}");
+                    return manifest;
+                }
                 if (manifest.Status == RunStatus.Failed)
                 {
                     output.WriteLine($"Run {runId} failed in {manifest.Error?.Stage}: {manifest.Error?.Reason}");

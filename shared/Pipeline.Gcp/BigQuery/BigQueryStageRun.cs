@@ -49,6 +49,17 @@ internal sealed class BigQueryStageRun(IBigQueryClient client, string stage, Dat
         }, cancellationToken);
     }
 
+    /// <summary>Runs a query and hands its result to <paramref name="onPage"/> page by page, within the budget.</summary>
+    public async Task ReadPagesAsync(SqlStatement statement, Func<BigQueryResultPage, CancellationToken, Task> onPage, CancellationToken cancellationToken)
+    {
+        var job = await RunAsync(statement, cancellationToken);
+        await WithinBudgetAsync(job.JobId, async ct =>
+        {
+            await foreach (var page in client.ReadAsync(job, ct)) await onPage(page, ct);
+            return true;
+        }, cancellationToken);
+    }
+
     /// <summary>
     /// Runs an <c>EXPORT DATA</c> statement into the table's prefix in the bucket, then removes the parts an earlier
     /// attempt left that this export did not overwrite; returns the rows exported. No row passes through here.

@@ -30,6 +30,8 @@ public sealed record QueryParameter(string Name, string Type, string? Value, IRe
 
     public static QueryParameter ForBool(string name, bool value) => new(name, "BOOL", value ? "true" : "false");
 
+    public static QueryParameter ForString(string name, string value) => new(name, "STRING", value);
+
     public static QueryParameter ForInt64Array(string name, IEnumerable<long> values) =>
         new(name, "ARRAY<INT64>", null, values.Select(v => v.ToString(CultureInfo.InvariantCulture)).ToList());
 

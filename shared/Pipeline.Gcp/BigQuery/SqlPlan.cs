@@ -32,22 +32,38 @@ public sealed class SqlPlan
         StatsTable = Table($"stats_{_suffix}");
         SplitTable = Table($"split_{_suffix}");
         PredictionsTable = Table($"predictions_{_suffix}");
+        AssignmentsTable = Table($"assignments_{_suffix}");
         SourceTable = BigQueryNames.Quote(options.SourceTable);
         UsersTable = string.IsNullOrEmpty(options.UsersTable) ? null : BigQueryNames.Quote(options.UsersTable);
         ProductsTable = string.IsNullOrEmpty(options.ProductsTable) ? null : BigQueryNames.Quote(options.ProductsTable);
         _bucket = BigQueryNames.IsBucketName(options.Bucket)
             ? options.Bucket
             : throw new ArgumentException($"'{options.Bucket}' is not a valid Cloud Storage bucket name", nameof(options));
+        CustomerSegmentsTable = Table(CustomerSegments);
+        SegmentRunsTable = Table(SegmentRuns);
+        LatestView = Table(CustomerSegmentsLatest);
     }
+
+    /// <summary>Every run's predictions, kept: partitioned by the run's as_of, clustered by segment, never expiring.</summary>
+    public const string CustomerSegments = "customer_segments";
+    /// <summary>The runs that completed (or were released), and when each became latest.</summary>
+    public const string SegmentRuns = "segment_runs";
+    /// <summary>The view over <see cref="CustomerSegments"/> for the run latest.json points at, which activation reads.</summary>
+    public const string CustomerSegmentsLatest = "customer_segments_latest";
 
     public string StatsTable { get; }
     public string SplitTable { get; }
     public string PredictionsTable { get; }
+    /// <summary>ML.PREDICT's nearest centroids, before the movement columns are joined on.</summary>
+    public string AssignmentsTable { get; }
     public string SourceTable { get; }
     /// <summary>The users table profiles read, or null when none is configured.</summary>
     public string? UsersTable { get; }
     /// <summary>The products table profiles read, or null when none is configured.</summary>
     public string? ProductsTable { get; }
+    public string CustomerSegmentsTable { get; }
+    public string SegmentRunsTable { get; }
+    public string LatestView { get; }
 
     /// <summary>The model trained for <paramref name="k"/>.</summary>
     public string Model(int k) => Table($"model_{_suffix}_k{k}");
@@ -131,6 +147,19 @@ public sealed class SqlPlan
     // ---- TrainModel -------------------------------------------------------------------------------------------
 
     /// <summary>
+    /// The integer mix of <c>HoldOutSplit.Bucket</c> after its first step (h0, the id and seed folded into 32 bits):
+    /// the CTEs h1 to h5, each line after the first indented to follow a WITH list. The split and the control group
+    /// share it.
+    /// </summary>
+    private const string MixSteps = """
+        h1 AS (SELECT * REPLACE (h ^ (h >> 16) AS h) FROM h0),
+          h2 AS (SELECT * REPLACE (MOD(h * 2146121005, 4294967296) AS h) FROM h1),
+          h3 AS (SELECT * REPLACE (h ^ (h >> 15) AS h) FROM h2),
+          h4 AS (SELECT * REPLACE (MOD(h * 1540483477, 4294967296) AS h) FROM h3),
+          h5 AS (SELECT * REPLACE (h ^ (h >> 16) AS h) FROM h4)
+        """;
+
+    /// <summary>
     /// The deterministic train/test split (CONTRACT.md, "Model"), the same rule as <c>HoldOutSplit.IsHeldOut</c>:
     /// a 32-bit mix of the user id and the seed, held out when it falls in the first <c>test_fraction</c> of 10,000
     /// buckets. Every product stays below 2^63, so INT64 arithmetic is exact.
@@ -143,11 +172,7 @@ public sealed class SqlPlan
         AS
         WITH
           h0 AS (SELECT *, MOD(ABS(user_id) + @seed * 1000003, 4294967296) AS h FROM {StatsTable}),
-          h1 AS (SELECT * REPLACE (h ^ (h >> 16) AS h) FROM h0),
-          h2 AS (SELECT * REPLACE (MOD(h * 2146121005, 4294967296) AS h) FROM h1),
-          h3 AS (SELECT * REPLACE (h ^ (h >> 15) AS h) FROM h2),
-          h4 AS (SELECT * REPLACE (MOD(h * 1540483477, 4294967296) AS h) FROM h3),
-          h5 AS (SELECT * REPLACE (h ^ (h >> 16) AS h) FROM h4)
+          {MixSteps}
         SELECT
           user_id,
           days_since_last_order,
@@ -276,7 +301,7 @@ public sealed class SqlPlan
         Statement(Stages.Predict, "predictions",
             "a segment for every customer, with the stable centroid ids",
             $"""
-            CREATE OR REPLACE TABLE {PredictionsTable}
+            CREATE OR REPLACE TABLE {AssignmentsTable}
             {Expiration}
             AS
             SELECT
@@ -292,6 +317,199 @@ public sealed class SqlPlan
               FROM {StatsTable})) AS p
             """,
             centroidIds, segments);
+
+    /// <summary>The persistent table of every run's customer segments (idempotent; never expires).</summary>
+    public SqlStatement CustomerSegmentsSetup() => Statement(Stages.Predict, "customer_segments_table",
+        "the persistent customer_segments table, partitioned by run date and clustered by segment, if it does not exist",
+        $"""
+        CREATE TABLE IF NOT EXISTS {CustomerSegmentsTable} (
+          run_id STRING NOT NULL,
+          run_as_of DATE NOT NULL,
+          user_id INT64 NOT NULL,
+          centroid_id INT64 NOT NULL,
+          distance FLOAT64,
+          segment STRING,
+          days_since_last_order INT64,
+          count_orders INT64,
+          average_spend FLOAT64,
+          previous_segment_id INT64,
+          segment_since DATE,
+          control_group BOOL
+        )
+        PARTITION BY run_as_of
+        CLUSTER BY centroid_id
+        OPTIONS (description = 'The customer segments of every run; {CustomerSegmentsLatest} shows the latest completed run')
+        """);
+
+    /// <summary>The record of completed runs the latest view reads (idempotent; never expires).</summary>
+    public SqlStatement SegmentRunsSetup() => Statement(Stages.Predict, "segment_runs_table",
+        "the record of completed runs, if it does not exist",
+        $"""
+        CREATE TABLE IF NOT EXISTS {SegmentRunsTable} (
+          run_id STRING NOT NULL,
+          run_as_of DATE NOT NULL,
+          completed_at TIMESTAMP NOT NULL,
+          latest_at TIMESTAMP
+        )
+        """);
+
+    /// <summary>Activation reads this view: the customer segments of the run that became latest last.</summary>
+    public SqlStatement LatestViewSetup() => Statement(Stages.Predict, "customer_segments_latest_view",
+        "the view of the latest completed run's customer segments",
+        $"""
+        CREATE OR REPLACE VIEW {LatestView} AS
+        SELECT s.*
+        FROM {CustomerSegmentsTable} AS s
+        JOIN (
+          SELECT run_id, run_as_of
+          FROM {SegmentRunsTable}
+          WHERE latest_at IS NOT NULL
+          ORDER BY latest_at DESC
+          LIMIT 1) AS latest
+        ON s.run_id = latest.run_id AND s.run_as_of = latest.run_as_of
+        """);
+
+    /// <summary>
+    /// The predictions with the movement columns (the same rule as the embedded backend's <c>MovementSql</c>):
+    /// <c>previous_segment_id</c> from the previous completed run's rows in <c>customer_segments</c> (null when new),
+    /// <c>segment_since</c> carried over while the customer stays in the same segment, <c>run_as_of</c>, and the
+    /// control group — <c>HoldOutSplit</c>'s integer mix seeded by the salt (<c>ControlGroup.SaltSeed</c>).
+    /// </summary>
+    /// <param name="previousRunId">The run the model was matched to (model.json's matched_to_run); null for the first run.</param>
+    public SqlStatement Movement(string? previousRunId, DateOnly? previousAsOf, AudienceOptions audiences) =>
+        Movement(QueryParameter.ForString("previous_run_id", previousRunId ?? ""),
+            QueryParameter.ForDate("previous_as_of", previousAsOf ?? _run.AsOf),
+            audiences);
+
+    /// <summary>The same statement for the plan, before TrainModel has matched the model to a previous run.</summary>
+    public SqlStatement PlannedMovement(AudienceOptions audiences)
+    {
+        const string until = "after TrainModel, from model.json's matched_to_run and that run's manifest";
+        return Movement(QueryParameter.Deferred("previous_run_id", "STRING", until), QueryParameter.Deferred("previous_as_of", "DATE", until), audiences);
+    }
+
+    private SqlStatement Movement(QueryParameter previousRunId, QueryParameter previousAsOf, AudienceOptions audiences) =>
+        Statement(Stages.Predict, "movement",
+            "each customer's segment in the previous run, since when it is in its segment, and the control group",
+            $"""
+            CREATE OR REPLACE TABLE {PredictionsTable}
+            {Expiration}
+            AS
+            WITH
+              previous AS (
+                SELECT user_id, centroid_id, segment_since
+                FROM {CustomerSegmentsTable}
+                WHERE run_as_of = @previous_as_of AND run_id = @previous_run_id),
+              h0 AS (
+                SELECT a.*, prev.centroid_id AS previous_centroid, prev.segment_since AS previous_since,
+                  MOD(MOD(ABS(a.user_id), 4294967296) + @control_seed * 1000003, 4294967296) AS h
+                FROM {AssignmentsTable} AS a LEFT JOIN previous AS prev ON prev.user_id = a.user_id),
+              {MixSteps}
+            SELECT
+              user_id,
+              centroid_id,
+              distance,
+              segment,
+              days_since_last_order,
+              count_orders,
+              average_spend,
+              previous_centroid AS previous_segment_id,
+              IF(previous_centroid = centroid_id, previous_since, @as_of) AS segment_since,
+              @as_of AS run_as_of,
+              MOD(h, 10000) < @control_threshold AS control_group
+            FROM h5
+            """,
+            previousRunId, previousAsOf,
+            QueryParameter.ForDate("as_of", _run.AsOf),
+            QueryParameter.ForInt64("control_seed", Analytics.ControlGroup.SaltSeed(audiences.ControlGroupSalt)),
+            QueryParameter.ForInt64("control_threshold", Analytics.ControlGroup.Threshold(audiences.ControlGroupShare)));
+
+    /// <summary>
+    /// The run's rows into <c>customer_segments</c>, replacing any from an earlier attempt of the same run (one MERGE,
+    /// so a redelivery never doubles them).
+    /// </summary>
+    public SqlStatement RecordSegments() => Statement(Stages.Predict, "customer_segments_rows",
+        "the run's rows into customer_segments (replacing an earlier attempt's)",
+        $"""
+        MERGE {CustomerSegmentsTable} AS t
+        USING (SELECT * FROM {PredictionsTable}) AS s
+        ON FALSE
+        WHEN NOT MATCHED BY SOURCE AND t.run_as_of = @as_of AND t.run_id = @run_id THEN DELETE
+        WHEN NOT MATCHED THEN INSERT (run_id, run_as_of, user_id, centroid_id, distance, segment, days_since_last_order, count_orders,
+          average_spend, previous_segment_id, segment_since, control_group)
+        VALUES (@run_id, s.run_as_of, s.user_id, s.centroid_id, s.distance, s.segment, s.days_since_last_order, s.count_orders,
+          s.average_spend, s.previous_segment_id, s.segment_since, s.control_group)
+        """,
+        QueryParameter.ForDate("as_of", _run.AsOf),
+        QueryParameter.ForString("run_id", _run.RunId));
+
+    /// <summary>
+    /// The migration matrix's cells: this run's customers by previous and current segment (previous null: new), and
+    /// the previous run's customers absent now (current null: gone).
+    /// </summary>
+    public SqlStatement MigrationFlows(string? previousRunId, DateOnly? previousAsOf) => Statement(Stages.Predict, "migration",
+        "the from -> to counts against the previous completed run (new and gone included)",
+        $"""
+        SELECT previous_segment_id AS from_centroid, centroid_id AS to_centroid, COUNT(*) AS customers
+        FROM {PredictionsTable}
+        GROUP BY from_centroid, to_centroid
+        UNION ALL
+        SELECT p.centroid_id AS from_centroid, NULL AS to_centroid, COUNT(*) AS customers
+        FROM {CustomerSegmentsTable} AS p
+        WHERE p.run_as_of = @previous_as_of AND p.run_id = @previous_run_id
+          AND NOT EXISTS (SELECT 1 FROM {PredictionsTable} AS c WHERE c.user_id = p.user_id)
+        GROUP BY from_centroid
+        """,
+        QueryParameter.ForString("previous_run_id", previousRunId ?? ""),
+        QueryParameter.ForDate("previous_as_of", previousAsOf ?? _run.AsOf));
+
+    /// <summary>The previous completed run's segment sizes, the matrix's rows.</summary>
+    public SqlStatement PreviousSegmentSizes(string? previousRunId, DateOnly? previousAsOf) => Statement(Stages.Predict, "previous_segment_sizes",
+        "customers per segment in the previous completed run",
+        $"""
+        SELECT centroid_id, ANY_VALUE(segment) AS segment, COUNT(*) AS customers
+        FROM {CustomerSegmentsTable}
+        WHERE run_as_of = @previous_as_of AND run_id = @previous_run_id
+        GROUP BY centroid_id
+        ORDER BY centroid_id
+        """,
+        QueryParameter.ForString("previous_run_id", previousRunId ?? ""),
+        QueryParameter.ForDate("previous_as_of", previousAsOf ?? _run.AsOf));
+
+    /// <summary>What the quality gate needs besides the model: the newest order's age, and the control group's size.</summary>
+    public SqlStatement MovementSummary() => Statement(Stages.Predict, "movement_summary",
+        "the age of the window's newest order and the control group's size",
+        $"""
+        SELECT IFNULL(MIN(days_since_last_order), 0) AS newest_order_days, COUNTIF(control_group) AS control_group
+        FROM {PredictionsTable}
+        """);
+
+    /// <summary>The audiences' rows: every customer outside the control group, by segment.</summary>
+    public SqlStatement AudienceRows() => Statement(Stages.Predict, "audiences",
+        "user ids per segment for the audience files, control group left out",
+        $"""
+        SELECT centroid_id, user_id
+        FROM {PredictionsTable}
+        WHERE NOT control_group
+        ORDER BY centroid_id, user_id
+        """);
+
+    /// <summary>
+    /// Records a completed (or released) run; with <paramref name="isLatest"/> it becomes what
+    /// <c>customer_segments_latest</c> shows. One MERGE, so a repeat changes nothing.
+    /// </summary>
+    public SqlStatement RecordCompletedRun(bool isLatest) => Statement(Stages.GenerateCampaign, "segment_runs_row",
+        "the completed run into segment_runs, which moves customer_segments_latest",
+        $"""
+        MERGE {SegmentRunsTable} AS t
+        USING (SELECT @run_id AS run_id, @as_of AS run_as_of, CURRENT_TIMESTAMP() AS completed_at, IF(@is_latest, CURRENT_TIMESTAMP(), NULL) AS latest_at) AS s
+        ON t.run_id = s.run_id
+        WHEN MATCHED AND t.latest_at IS NULL AND s.latest_at IS NOT NULL THEN UPDATE SET latest_at = s.latest_at
+        WHEN NOT MATCHED THEN INSERT (run_id, run_as_of, completed_at, latest_at) VALUES (s.run_id, s.run_as_of, s.completed_at, s.latest_at)
+        """,
+        QueryParameter.ForString("run_id", _run.RunId),
+        QueryParameter.ForDate("as_of", _run.AsOf),
+        QueryParameter.ForBool("is_latest", isLatest));
 
     public SqlStatement SegmentSizes() => Statement(Stages.Predict, "segment_sizes",
         "customers per segment",
@@ -366,16 +584,32 @@ public sealed class SqlPlan
     // ---- The plan ---------------------------------------------------------------------------------------------
 
     /// <summary>Every statement of the run, in the order the stages send them.</summary>
-    public IReadOnlyList<SqlStatement> All(int chartPoints) =>
+    /// <param name="audiences">The control group's settings, which the movement statement carries as parameters.</param>
+    public IReadOnlyList<SqlStatement> All(int chartPoints, AudienceOptions? audiences = null) =>
     [
         Stats(), StatsSummary(), StatsExport(),
         Split(), TrainingSummary(),
         .. Candidates.Select(TrainModel), .. Candidates.Select(ExpireModel),
         Evaluate(), Centroids(), TrainingInfo(), PlannedFeatureInfo(),
-        PlannedPredictions(), SegmentSizes(), PredictionsExport(),
+        CustomerSegmentsSetup(), SegmentRunsSetup(), LatestViewSetup(),
+        PlannedPredictions(), PlannedMovement(audiences ?? new AudienceOptions()), RecordSegments(), SegmentSizes(), PredictionsExport(),
+        MovementSummary(), PlannedPreviousSegmentSizes(), PlannedMigration(), AudienceRows(),
         ProfileSegments(), ProfileQuartiles(), .. new[] { ProfilePeople(), ProfileCatalogue() }.OfType<SqlStatement>(),
         ChartSample(chartPoints),
+        RecordCompletedRun(isLatest: true),
     ];
+
+    private SqlStatement PlannedMigration() => Deferred(MigrationFlows(null, null));
+
+    private SqlStatement PlannedPreviousSegmentSizes() => Deferred(PreviousSegmentSizes(null, null));
+
+    /// <summary>A statement whose previous run is known only after TrainModel: its parameters marked so in the plan.</summary>
+    private static SqlStatement Deferred(SqlStatement statement) => statement with
+    {
+        Parameters = statement.Parameters.Select(p => p.Name.StartsWith("previous_", StringComparison.Ordinal)
+            ? QueryParameter.Deferred(p.Name, p.Type, "after TrainModel, from model.json's matched_to_run and that run's manifest")
+            : p).ToList(),
+    };
 
     /// <summary>The plan as text people can review and paste into the BigQuery console.</summary>
     public string Render(int chartPoints)
@@ -397,7 +631,15 @@ public sealed class SqlPlan
         var number = 0;
         foreach (var statement in All(chartPoints))
         {
-            if (statement.Stage != stage)
+            if (statement.Stage != stage && statement.Stage == Stages.GenerateCampaign)
+            {
+                stage = statement.Stage;
+                Line();
+                Line($"-- ==== {stage} ====");
+                Line("-- The campaign writer (offline, Vertex AI Gemini or an OpenAI-compatible endpoint) reads model.json; no SQL.");
+                Line("-- When the run completes (passes the quality gate, or is released), customer_segments_latest moves to it:");
+            }
+            else if (statement.Stage != stage)
             {
                 stage = statement.Stage;
                 Line();
@@ -412,9 +654,6 @@ public sealed class SqlPlan
                 Line($"-- {parameter.Describe()}");
             Line(statement.Sql + ";");
         }
-        Line();
-        Line($"-- ==== {Stages.GenerateCampaign} ====");
-        Line("-- No SQL: the campaign writer (offline, Vertex AI Gemini or an OpenAI-compatible endpoint) reads model.json.");
         return text.ToString();
     }
 

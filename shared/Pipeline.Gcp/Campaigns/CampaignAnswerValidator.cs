@@ -17,8 +17,11 @@ public static partial class CampaignAnswerValidator
     private static partial Regex Number();
 
     /// <summary>What is wrong with the segments, or nothing.</summary>
+    /// <param name="profiles">Who each segment's customers are: their numbers may be quoted, and a country, category or
+    /// age band outside a segment's profile may not be named.</param>
+    /// <param name="context">Numbers the writer was given besides the table (the movement), which it may quote too.</param>
     public static IReadOnlyList<string> Problems(IReadOnlyList<CampaignSegment> segments, IReadOnlyList<CentroidSummaryRow> table,
-        ProfilesDocument? profiles = null)
+        ProfilesDocument? profiles = null, IReadOnlyList<double>? context = null)
     {
         var problems = new List<string>();
         var expected = table.Select(r => r.CentroidId).ToHashSet();
@@ -32,6 +35,7 @@ public static partial class CampaignAnswerValidator
 
         var known = KnownNumbers(table);
         if (profiles is not null) known.AddRange(ProfileNumbers(profiles));
+        known.AddRange(context ?? []);
         var vocabulary = profiles is null ? [] : Vocabulary(profiles);
         foreach (var segment in segments)
         {

@@ -91,13 +91,14 @@ public sealed class ChatCampaignWriter(IChatClient chat, string writer, string m
     }
 
     /// <summary>
-    /// The instructions, the lab's prompt exactly as it is, and — as a message of its own, so the prompt stays the
-    /// lab's — who each segment's customers are.
+    /// The conversation: the instructions, the lab's prompt exactly as it is, and — each as a message of its own, so the
+    /// prompt stays the lab's — who each segment's customers are and the segments' movement since the previous run.
     /// </summary>
     public static IList<ChatMessage> Messages(CampaignRequest request)
     {
         List<ChatMessage> messages = [new(ChatRole.System, Instructions), new(ChatRole.User, request.Prompt)];
         if (request.ProfileContext is { } context) messages.Add(new ChatMessage(ChatRole.User, context));
+        if (request.MovementContext is { } movement) messages.Add(new ChatMessage(ChatRole.User, movement));
         return messages;
     }
 

@@ -21,7 +21,8 @@ public sealed class ValidatingCampaignWriter(ChatCampaignWriter llm, ICampaignWr
             try
             {
                 var draft = await llm.WriteAsync(request, cancellationToken);
-                var problems = CampaignAnswerValidator.Problems(draft.Segments, request.Centroids, request.Profiles);
+                var problems = CampaignAnswerValidator.Problems(draft.Segments, request.Centroids, request.Profiles,
+                    CampaignMovement.Numbers(request.Migration));
                 if (problems.Count == 0)
                 {
                     var notes = rejections.Count == 0

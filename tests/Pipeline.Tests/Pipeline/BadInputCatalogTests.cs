@@ -352,7 +352,10 @@ public sealed class BadInputCatalogTests
     {
         var accepted = AcceptedFiles[name];
         using var directory = new TempDirectory();
-        var (manifest, pipeline, bucket) = await RunAsync(directory, accepted.Input.WriteInto(directory), Encoding.UTF8.GetBytes(Trigger().ToJsonString()));
+        // A handful of hand-made customers cannot pass the quality gate (too few for k); this test is about the statistics.
+        var trigger = Trigger();
+        trigger["accept_held"] = true;
+        var (manifest, pipeline, bucket) = await RunAsync(directory, accepted.Input.WriteInto(directory), Encoding.UTF8.GetBytes(trigger.ToJsonString()));
         await using var _ = pipeline;
 
         Assert.True(manifest.Status == RunStatus.Completed, $"the run failed: {manifest.Error?.Reason}");

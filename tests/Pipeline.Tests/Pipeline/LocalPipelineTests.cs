@@ -34,7 +34,7 @@ public sealed class LocalPipelineTests(SampleDataFixture data) : IClassFixture<S
         var (manifest, pipeline) = await RunAsync(Trigger("complete"));
         await using var _ = pipeline;
 
-        Assert.Equal(RunStatus.Completed, manifest.Status);
+        Assert.True(RunStatus.Completed == manifest.Status, string.Join("; ", manifest.QualityGate?.Failed.Select(c => c.Detail) ?? []));
         Assert.Null(manifest.Error);
         Assert.Equal(Stages.All, manifest.Stages.Keys.Order(Comparer<string>.Create((a, b) => Stages.All.ToList().IndexOf(a) - Stages.All.ToList().IndexOf(b))));
         Assert.All(manifest.Stages.Values, s => Assert.Equal(StageStatus.Completed, s.Status));
@@ -131,6 +131,8 @@ public sealed class LocalPipelineTests(SampleDataFixture data) : IClassFixture<S
         await p1.DisposeAsync();
         var tuesday = Trigger("tuesday");
         tuesday["seed"] = 7;
+        // Another seed on the same data regroups customers enough to trip the quality gate; this test is about ids.
+        tuesday["accept_held"] = true;
         var (second, p2) = await RunAsync(tuesday);
         await p2.DisposeAsync();
         Assert.Equal(RunStatus.Completed, first.Status);

@@ -38,7 +38,11 @@ public sealed class ReportRunsFixture : IAsyncLifetime, IDisposable
             ["Embedded:Users"] = users,
             ["Embedded:Products"] = products,
         });
-        Second = await pipeline.RunAsync(Trigger("second", "2025-01-01", "2026-01-01"), CancellationToken.None);
+        // A year later the segments shift more than the quality gate lets through unasked; the team accepts it in
+        // advance, so the report shows a completed run beside the checks it failed.
+        var second = Trigger("second", "2025-01-01", "2026-01-01");
+        second["accept_held"] = true;
+        Second = await pipeline.RunAsync(second, CancellationToken.None);
         Broken = await pipeline.RunAsync(Trigger("broken", "2026-01-01", "2025-01-01"), CancellationToken.None);
     }
 
@@ -100,6 +104,16 @@ public sealed class ReportBrowserTests(ReportRunsFixture runs) : IClassFixture<R
             Assert.DoesNotContain("No demographic profile", visit.Text);
             // k was automatic: the candidates are drawn, the chosen one named.
             Assert.Contains($"k={model.K} (chosen)", File.ReadAllText(report));
+            // The first scatter's legend lists the segments by id, each with its id, whatever order they are drawn in.
+            var html = File.ReadAllText(report);
+            var svgStart = html.IndexOf("<svg", StringComparison.Ordinal);
+            var scatter = html[svgStart..html.IndexOf("</svg>", svgStart, StringComparison.Ordinal)];
+            var legend = model.Centroids.OrderBy(c => c.CentroidId)
+                .Select(c => System.Text.RegularExpressions.Regex.Match(scatter,
+                    $@">\s*{c.CentroidId} {System.Text.RegularExpressions.Regex.Escape(System.Net.WebUtility.HtmlEncode(c.Segment))}\s*<") is { Success: true } m ? m.Index : -1)
+                .ToList();
+            Assert.All(legend, position => Assert.True(position >= 0, "a segment is missing from the scatter's legend"));
+            Assert.Equal(legend.Order(), legend);
 
             // Every chart has an accessible name: three scatters, the profile, the k scores.
             Assert.True(visit.ChartTitles.Count >= 5, $"{visit.ChartTitles.Count} charts");

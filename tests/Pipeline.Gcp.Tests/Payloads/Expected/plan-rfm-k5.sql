@@ -139,10 +139,52 @@ FROM ML.FEATURE_INFO(MODEL `my-project.segmentation.model_2023_01_01_nightly_k5`
 
 -- ==== Predict ====
 
--- [12] predictions: a segment for every customer, with the stable centroid ids
+-- [12] customer_segments_table: the persistent customer_segments table, partitioned by run date and clustered by segment, if it does not exist
+-- job id: segmentation_2023_01_01_nightly_predict_customer_segments_table_c47005ccef54_0
+CREATE TABLE IF NOT EXISTS `my-project.segmentation.customer_segments` (
+  run_id STRING NOT NULL,
+  run_as_of DATE NOT NULL,
+  user_id INT64 NOT NULL,
+  centroid_id INT64 NOT NULL,
+  distance FLOAT64,
+  segment STRING,
+  days_since_last_order INT64,
+  count_orders INT64,
+  average_spend FLOAT64,
+  previous_segment_id INT64,
+  segment_since DATE,
+  control_group BOOL
+)
+PARTITION BY run_as_of
+CLUSTER BY centroid_id
+OPTIONS (description = 'The customer segments of every run; customer_segments_latest shows the latest completed run');
+
+-- [13] segment_runs_table: the record of completed runs, if it does not exist
+-- job id: segmentation_2023_01_01_nightly_predict_segment_runs_table_4b03f61354ef_0
+CREATE TABLE IF NOT EXISTS `my-project.segmentation.segment_runs` (
+  run_id STRING NOT NULL,
+  run_as_of DATE NOT NULL,
+  completed_at TIMESTAMP NOT NULL,
+  latest_at TIMESTAMP
+);
+
+-- [14] customer_segments_latest_view: the view of the latest completed run's customer segments
+-- job id: segmentation_2023_01_01_nightly_predict_customer_segments_latest_view_01820d79bf36_0
+CREATE OR REPLACE VIEW `my-project.segmentation.customer_segments_latest` AS
+SELECT s.*
+FROM `my-project.segmentation.customer_segments` AS s
+JOIN (
+  SELECT run_id, run_as_of
+  FROM `my-project.segmentation.segment_runs`
+  WHERE latest_at IS NOT NULL
+  ORDER BY latest_at DESC
+  LIMIT 1) AS latest
+ON s.run_id = latest.run_id AND s.run_as_of = latest.run_as_of;
+
+-- [15] predictions: a segment for every customer, with the stable centroid ids
 -- @centroid_ids ARRAY<INT64> = (known after TrainModel, from model.json)
 -- @segments ARRAY<STRING> = (known after TrainModel, from model.json)
-CREATE OR REPLACE TABLE `my-project.segmentation.predictions_2023_01_01_nightly`
+CREATE OR REPLACE TABLE `my-project.segmentation.assignments_2023_01_01_nightly`
 OPTIONS (expiration_timestamp = TIMESTAMP_ADD(CURRENT_TIMESTAMP(), INTERVAL 7 DAY))
 AS
 SELECT
@@ -157,15 +199,65 @@ FROM ML.PREDICT(MODEL `my-project.segmentation.model_2023_01_01_nightly_k5`, (
   SELECT user_id, days_since_last_order, count_orders, average_spend
   FROM `my-project.segmentation.stats_2023_01_01_nightly`)) AS p;
 
--- [13] segment_sizes: customers per segment
+-- [16] movement: each customer's segment in the previous run, since when it is in its segment, and the control group
+-- @previous_run_id STRING = (known after TrainModel, from model.json's matched_to_run and that run's manifest)
+-- @previous_as_of DATE = (known after TrainModel, from model.json's matched_to_run and that run's manifest)
+-- @as_of DATE = 2023-01-01
+-- @control_seed INT64 = 1082728325
+-- @control_threshold INT64 = 1000
+CREATE OR REPLACE TABLE `my-project.segmentation.predictions_2023_01_01_nightly`
+OPTIONS (expiration_timestamp = TIMESTAMP_ADD(CURRENT_TIMESTAMP(), INTERVAL 7 DAY))
+AS
+WITH
+  previous AS (
+    SELECT user_id, centroid_id, segment_since
+    FROM `my-project.segmentation.customer_segments`
+    WHERE run_as_of = @previous_as_of AND run_id = @previous_run_id),
+  h0 AS (
+    SELECT a.*, prev.centroid_id AS previous_centroid, prev.segment_since AS previous_since,
+      MOD(MOD(ABS(a.user_id), 4294967296) + @control_seed * 1000003, 4294967296) AS h
+    FROM `my-project.segmentation.assignments_2023_01_01_nightly` AS a LEFT JOIN previous AS prev ON prev.user_id = a.user_id),
+  h1 AS (SELECT * REPLACE (h ^ (h >> 16) AS h) FROM h0),
+  h2 AS (SELECT * REPLACE (MOD(h * 2146121005, 4294967296) AS h) FROM h1),
+  h3 AS (SELECT * REPLACE (h ^ (h >> 15) AS h) FROM h2),
+  h4 AS (SELECT * REPLACE (MOD(h * 1540483477, 4294967296) AS h) FROM h3),
+  h5 AS (SELECT * REPLACE (h ^ (h >> 16) AS h) FROM h4)
+SELECT
+  user_id,
+  centroid_id,
+  distance,
+  segment,
+  days_since_last_order,
+  count_orders,
+  average_spend,
+  previous_centroid AS previous_segment_id,
+  IF(previous_centroid = centroid_id, previous_since, @as_of) AS segment_since,
+  @as_of AS run_as_of,
+  MOD(h, 10000) < @control_threshold AS control_group
+FROM h5;
+
+-- [17] customer_segments_rows: the run's rows into customer_segments (replacing an earlier attempt's)
+-- job id: segmentation_2023_01_01_nightly_predict_customer_segments_rows_8ed7244dcf39_0
+-- @as_of DATE = 2023-01-01
+-- @run_id STRING = '2023-01-01-nightly'
+MERGE `my-project.segmentation.customer_segments` AS t
+USING (SELECT * FROM `my-project.segmentation.predictions_2023_01_01_nightly`) AS s
+ON FALSE
+WHEN NOT MATCHED BY SOURCE AND t.run_as_of = @as_of AND t.run_id = @run_id THEN DELETE
+WHEN NOT MATCHED THEN INSERT (run_id, run_as_of, user_id, centroid_id, distance, segment, days_since_last_order, count_orders,
+  average_spend, previous_segment_id, segment_since, control_group)
+VALUES (@run_id, s.run_as_of, s.user_id, s.centroid_id, s.distance, s.segment, s.days_since_last_order, s.count_orders,
+  s.average_spend, s.previous_segment_id, s.segment_since, s.control_group);
+
+-- [18] segment_sizes: customers per segment
 -- job id: segmentation_2023_01_01_nightly_predict_segment_sizes_64db94c2e3b5_0
 SELECT centroid_id, segment, COUNT(*) AS customers
 FROM `my-project.segmentation.predictions_2023_01_01_nightly`
 GROUP BY centroid_id, segment
 ORDER BY centroid_id;
 
--- [14] predictions_export: predictions/part-*.parquet, exported by BigQuery into the bucket
--- job id: segmentation_2023_01_01_nightly_predict_predictions_export_9697a5d3ede1_0
+-- [19] predictions_export: predictions/part-*.parquet, exported by BigQuery into the bucket
+-- job id: segmentation_2023_01_01_nightly_predict_predictions_export_5b3d3e0d15ab_0
 EXPORT DATA OPTIONS (
   uri = 'gs://my-bucket/runs/2023-01-01-nightly/predictions/part-*.parquet',
   format = 'PARQUET',
@@ -179,10 +271,48 @@ SELECT * REPLACE (
   CAST(segment AS STRING) AS segment,
   CAST(days_since_last_order AS INT64) AS days_since_last_order,
   CAST(count_orders AS INT64) AS count_orders,
-  CAST(average_spend AS FLOAT64) AS average_spend)
+  CAST(average_spend AS FLOAT64) AS average_spend,
+  CAST(previous_segment_id AS INT64) AS previous_segment_id,
+  CAST(segment_since AS DATE) AS segment_since,
+  CAST(run_as_of AS DATE) AS run_as_of,
+  CAST(control_group AS BOOL) AS control_group)
 FROM `my-project.segmentation.predictions_2023_01_01_nightly`;
 
--- [15] profile_segments: per segment: customers, orders, revenue, and the order items that do not join users or products
+-- [20] movement_summary: the age of the window's newest order and the control group's size
+-- job id: segmentation_2023_01_01_nightly_predict_movement_summary_3064d2de23b4_0
+SELECT IFNULL(MIN(days_since_last_order), 0) AS newest_order_days, COUNTIF(control_group) AS control_group
+FROM `my-project.segmentation.predictions_2023_01_01_nightly`;
+
+-- [21] previous_segment_sizes: customers per segment in the previous completed run
+-- @previous_run_id STRING = (known after TrainModel, from model.json's matched_to_run and that run's manifest)
+-- @previous_as_of DATE = (known after TrainModel, from model.json's matched_to_run and that run's manifest)
+SELECT centroid_id, ANY_VALUE(segment) AS segment, COUNT(*) AS customers
+FROM `my-project.segmentation.customer_segments`
+WHERE run_as_of = @previous_as_of AND run_id = @previous_run_id
+GROUP BY centroid_id
+ORDER BY centroid_id;
+
+-- [22] migration: the from -> to counts against the previous completed run (new and gone included)
+-- @previous_run_id STRING = (known after TrainModel, from model.json's matched_to_run and that run's manifest)
+-- @previous_as_of DATE = (known after TrainModel, from model.json's matched_to_run and that run's manifest)
+SELECT previous_segment_id AS from_centroid, centroid_id AS to_centroid, COUNT(*) AS customers
+FROM `my-project.segmentation.predictions_2023_01_01_nightly`
+GROUP BY from_centroid, to_centroid
+UNION ALL
+SELECT p.centroid_id AS from_centroid, NULL AS to_centroid, COUNT(*) AS customers
+FROM `my-project.segmentation.customer_segments` AS p
+WHERE p.run_as_of = @previous_as_of AND p.run_id = @previous_run_id
+  AND NOT EXISTS (SELECT 1 FROM `my-project.segmentation.predictions_2023_01_01_nightly` AS c WHERE c.user_id = p.user_id)
+GROUP BY from_centroid;
+
+-- [23] audiences: user ids per segment for the audience files, control group left out
+-- job id: segmentation_2023_01_01_nightly_predict_audiences_740b9c1a8be3_0
+SELECT centroid_id, user_id
+FROM `my-project.segmentation.predictions_2023_01_01_nightly`
+WHERE NOT control_group
+ORDER BY centroid_id, user_id;
+
+-- [24] profile_segments: per segment: customers, orders, revenue, and the order items that do not join users or products
 -- job id: segmentation_2023_01_01_nightly_predict_profile_segments_8e4ac1c0024b_0
 -- @window_start DATE = 2022-01-01
 -- @window_end DATE = 2023-01-01
@@ -232,7 +362,7 @@ LEFT JOIN catalogue AS p ON p.product_id = i.product_id
 GROUP BY c.centroid_id
 ORDER BY c.centroid_id;
 
--- [16] profile_quartiles: per segment and for all customers (centroid_id 0): quartiles of the three features
+-- [25] profile_quartiles: per segment and for all customers (centroid_id 0): quartiles of the three features
 -- job id: segmentation_2023_01_01_nightly_predict_profile_quartiles_ea414e0671e9_0
 SELECT DISTINCT
   centroid_id,
@@ -261,7 +391,7 @@ SELECT DISTINCT
 FROM `my-project.segmentation.predictions_2023_01_01_nightly`
 ORDER BY centroid_id;
 
--- [17] profile_people: per segment: customers by gender, age band, country and traffic source
+-- [26] profile_people: per segment: customers by gender, age band, country and traffic source
 -- job id: segmentation_2023_01_01_nightly_predict_profile_people_d490d2295cef_0
 -- @window_start DATE = 2022-01-01
 -- @window_end DATE = 2023-01-01
@@ -314,7 +444,7 @@ JOIN people AS u ON u.user_id = c.user_id
 GROUP BY 1, 2, 3
 ORDER BY centroid_id, dimension, value;
 
--- [18] profile_catalogue: per segment: revenue and buying customers by department, category and brand
+-- [27] profile_catalogue: per segment: revenue and buying customers by department, category and brand
 -- job id: segmentation_2023_01_01_nightly_predict_profile_catalogue_cc53a3b94393_0
 -- @window_start DATE = 2022-01-01
 -- @window_end DATE = 2023-01-01
@@ -370,7 +500,7 @@ ORDER BY centroid_id, dimension, value;
 
 -- ==== RenderChart ====
 
--- [19] chart_sample: a stratified sample of the predictions for the chart
+-- [28] chart_sample: a stratified sample of the predictions for the chart
 -- job id: segmentation_2023_01_01_nightly_renderchart_chart_sample_634d1204b6a6_0
 -- @seed INT64 = 42
 -- @max_points INT64 = 30000
@@ -390,4 +520,16 @@ WHERE rank_in_segment <= GREATEST(
 ORDER BY centroid_id, rank_in_segment;
 
 -- ==== GenerateCampaign ====
--- No SQL: the campaign writer (offline, Vertex AI Gemini or an OpenAI-compatible endpoint) reads model.json.
+-- The campaign writer (offline, Vertex AI Gemini or an OpenAI-compatible endpoint) reads model.json; no SQL.
+-- When the run completes (passes the quality gate, or is released), customer_segments_latest moves to it:
+
+-- [29] segment_runs_row: the completed run into segment_runs, which moves customer_segments_latest
+-- job id: segmentation_2023_01_01_nightly_generatecampaign_segment_runs_row_4d75011a136c_0
+-- @run_id STRING = '2023-01-01-nightly'
+-- @as_of DATE = 2023-01-01
+-- @is_latest BOOL = true
+MERGE `my-project.segmentation.segment_runs` AS t
+USING (SELECT @run_id AS run_id, @as_of AS run_as_of, CURRENT_TIMESTAMP() AS completed_at, IF(@is_latest, CURRENT_TIMESTAMP(), NULL) AS latest_at) AS s
+ON t.run_id = s.run_id
+WHEN MATCHED AND t.latest_at IS NULL AND s.latest_at IS NOT NULL THEN UPDATE SET latest_at = s.latest_at
+WHEN NOT MATCHED THEN INSERT (run_id, run_as_of, completed_at, latest_at) VALUES (s.run_id, s.run_as_of, s.completed_at, s.latest_at);
