@@ -12,8 +12,10 @@ namespace Pipeline.Functions.Predict;
 /// </summary>
 [PipelineFunction(Stages.Predict, TriggeredBy = Topics.ModelTrained, Publishes = Topics.PredictionsReady)]
 public sealed class Function(StageExecutor stage, ISegmentationEngine engine, SegmentModelStore models, ISegmentProfiler profiler,
-    IBucket bucket, IOptions<QualityGateOptions> gate) : IPipelineFunction
+    IBucket bucket, IOptions<QualityGateOptions> gate, IStageProgress? progress = null) : IPipelineFunction
 {
+    private readonly IStageProgress _progress = progress ?? StageProgress.Silent;
+
     public Task HandleAsync(PipelineMessage message, CancellationToken cancellationToken) =>
         stage.RunAsync<ModelTrained>(Stages.Predict, message, async (trained, ct) =>
         {
@@ -44,9 +46,12 @@ public sealed class Function(StageExecutor stage, ISegmentationEngine engine, Se
             var notes = verdict.Skipped.Select(c => $"quality gate: {c.Name} {c.Detail}").ToList();
             if (migration.Note is { } note) notes.Add($"migration: {note}");
 
+            // Profiling joins the window's items to users and products again: at millions of items, a step of its own.
+            _progress.Report(new StageProgress(trained.RunId, Stages.Predict, "profiling the segments", 0, model.K, "segments"));
             var profiles = await profiler.ProfileAsync(trained.Parameters, model, ct);
             var profilesObject = BucketLayout.Profiles(runId);
             await bucket.WriteAsync(profilesObject, PipelineJson.Serialize(profiles, indented: true), ContentTypes.Json, null, ct);
+            _progress.Report(new StageProgress(runId, Stages.Predict, "profiles.json written", model.K, model.K, "segments", Final: true));
             notes.AddRange(profiles.Lacking.Select(l => $"Profiles: {l}"));
 
             return new StageResult(

@@ -21,6 +21,12 @@ public sealed record KMeansOptions
 public sealed record KMeansResult(double[] Centroids, int K, int Dimensions, int Iterations, double Loss, int Start);
 
 /// <summary>
+/// One pass of a K-means start: iteration 0 is the k-means++ initialisation; <paramref name="Loss"/> is the mean
+/// squared distance after it. <paramref name="Last"/> is true on the start's last iteration.
+/// </summary>
+public readonly record struct KMeansIteration(int Start, int Starts, int Iteration, int MaxIterations, double Loss, bool Last);
+
+/// <summary>
 /// Lloyd's K-means with k-means++ initialisation and BigQuery ML's stopping rule. Work is split into fixed chunks
 /// whose partial sums are combined in chunk order, so results are identical for identical input and seed however
 /// many cores run it.
@@ -29,7 +35,9 @@ public static class KMeans
 {
     private const int ChunkSize = 16_384;
 
-    public static KMeansResult Fit(double[] points, int dimensions, int k, int seed, KMeansOptions? options = null)
+    /// <param name="onIteration">Told after each iteration of each start (progress); null costs nothing.</param>
+    public static KMeansResult Fit(double[] points, int dimensions, int k, int seed, KMeansOptions? options = null,
+        Action<KMeansIteration>? onIteration = null)
     {
         options ??= new KMeansOptions();
         var n = points.Length / dimensions;
@@ -37,11 +45,12 @@ public static class KMeans
         if (n < k) throw new ArgumentException($"{n} rows cannot make {k} clusters");
 
         KMeansResult? best = null;
-        for (var start = 0; start < Math.Max(1, options.Starts); start++)
+        var starts = Math.Max(1, options.Starts);
+        for (var start = 0; start < starts; start++)
         {
             var random = new Random(unchecked(seed * 7919 + start * 104729 + 17));
             var centroids = PlusPlus(points, dimensions, k, random);
-            var result = Lloyd(points, dimensions, k, centroids, options, start);
+            var result = Lloyd(points, dimensions, k, centroids, options, start, starts, onIteration);
             if (best is null || result.Loss < best.Loss) best = result;
         }
         return best!;
@@ -165,11 +174,15 @@ public static class KMeans
         });
     }
 
-    private static KMeansResult Lloyd(double[] points, int d, int k, double[] centroids, KMeansOptions options, int start)
+    private static KMeansResult Lloyd(double[] points, int d, int k, double[] centroids, KMeansOptions options, int start, int starts,
+        Action<KMeansIteration>? onIteration)
     {
+        var n = points.Length / d;
         var pass = Assign(points, d, k, centroids);
         var iterations = 0;
-        for (var iteration = 1; iteration <= options.MaxIterations && pass.Loss > 0; iteration++)
+        var stopped = !(pass.Loss > 0) || options.MaxIterations < 1;
+        onIteration?.Invoke(new KMeansIteration(start, starts, 0, options.MaxIterations, pass.Loss / n, stopped));
+        for (var iteration = 1; !stopped; iteration++)
         {
             var updated = Update(points, d, k, pass);
             var next = Assign(points, d, k, updated);
@@ -177,9 +190,9 @@ public static class KMeans
             centroids = updated;
             pass = next;
             iterations = iteration;
-            if (progress < options.MinRelativeProgress) break;
+            stopped = progress < options.MinRelativeProgress || iteration >= options.MaxIterations || !(pass.Loss > 0);
+            onIteration?.Invoke(new KMeansIteration(start, starts, iteration, options.MaxIterations, pass.Loss / n, stopped));
         }
-        var n = points.Length / d;
         return new KMeansResult(centroids, k, d, iterations, pass.Loss / n, start);
     }
 

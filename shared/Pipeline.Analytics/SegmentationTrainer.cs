@@ -18,8 +18,9 @@ public static class SegmentationTrainer
     /// <summary>How many training rows auto-k fits each candidate on; the chosen k is then fitted on all rows.</summary>
     public const int AutoSampleRows = 100_000;
 
+    /// <param name="progress">Told each K-means iteration and loss, per start (and per candidate k for "auto").</param>
     public static SegmentModel Train(CustomerFeatures customers, RunParameters parameters, SegmentModel? previous,
-        KMeansOptions? options = null)
+        KMeansOptions? options = null, IStageProgress? progress = null)
     {
         const int d = CustomerFeatures.Dimensions;
         customers = customers.OrderedByUserId();
@@ -52,9 +53,10 @@ public static class SegmentationTrainer
 
         var (k, selection) = parameters.K is { } fixedK
             ? (fixedK, "fixed")
-            : ChooseK(trainingPoints, evaluationPoints, parameters.Seed, options, distinct);
+            : ChooseK(trainingPoints, evaluationPoints, parameters, options, distinct, progress);
 
-        var fit = KMeans.Fit(trainingPoints, d, k, parameters.Seed, options);
+        var fit = KMeans.Fit(trainingPoints, d, k, parameters.Seed, options, Reporter(progress, parameters.RunId,
+            string.Create(CultureInfo.InvariantCulture, $"k-means k = {k},"), trainingPoints.Length / d));
         var metrics = new ModelMetrics(
             Math.Round(ClusterMetrics.DaviesBouldin(evaluationPoints, fit.Centroids, d), 6),
             Math.Round(ClusterMetrics.MeanSquaredDistance(evaluationPoints, fit.Centroids, d), 6),
@@ -68,11 +70,20 @@ public static class SegmentationTrainer
         return SegmentModelBuilder.Build(draft, PopulationProfile.FromFeatures(customers), previous);
     }
 
+    /// <summary>Reports each K-means iteration as "{what} start s of n": iterations of the most allowed, and the loss.</summary>
+    private static Action<KMeansIteration>? Reporter(IStageProgress? progress, string runId, string what, int rows) =>
+        progress is not { Listening: true }
+            ? null
+            : i => progress.Report(new StageProgress(runId, Stages.TrainModel,
+                string.Create(CultureInfo.InvariantCulture, $"{what} start {i.Start + 1} of {i.Starts} on {rows:N0} customers"),
+                i.Iteration, i.MaxIterations, "iterations", string.Create(CultureInfo.InvariantCulture, $"loss {i.Loss:0.000000}"), i.Last));
+
     /// <summary>
     /// The model-selection rule for "auto": fit each candidate k on (a sample of) the training rows and keep the
     /// one with the lowest Davies–Bouldin index on the held-out rows; ties go to the smaller k.
     /// </summary>
-    private static (int K, string Selection) ChooseK(double[] training, double[] evaluation, int seed, KMeansOptions? options, int distinct)
+    private static (int K, string Selection) ChooseK(double[] training, double[] evaluation, RunParameters parameters, KMeansOptions? options,
+        int distinct, IStageProgress? progress)
     {
         const int d = CustomerFeatures.Dimensions;
         var rows = training.Length / d;
@@ -89,7 +100,8 @@ public static class SegmentationTrainer
         var scores = new List<(int K, double Index)>();
         foreach (var k in AutoCandidates.Where(k => k <= sample.Length / d && k <= distinct))
         {
-            var fit = KMeans.Fit(sample, d, k, seed, options);
+            var fit = KMeans.Fit(sample, d, k, parameters.Seed, options, Reporter(progress, parameters.RunId,
+                string.Create(CultureInfo.InvariantCulture, $"choosing k: k = {k},"), sample.Length / d));
             scores.Add((k, ClusterMetrics.DaviesBouldin(evaluation, fit.Centroids, d)));
         }
         var best = scores.OrderBy(s => Math.Round(s.Index, 9)).ThenBy(s => s.K).First();

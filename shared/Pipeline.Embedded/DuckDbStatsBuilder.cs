@@ -1,3 +1,4 @@
+using System.Globalization;
 using DuckDB.NET.Data;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -13,9 +14,12 @@ namespace Pipeline.Embedded;
 /// The input is read once: the statistics query also counts rows with a missing or unreadable value, and only
 /// when there are some is the input read again, as text, to name the first one (<see cref="OrderItemsSource"/>).
 /// </remarks>
-public sealed class DuckDbStatsBuilder(IOptions<EmbeddedOptions> options, IBucket bucket, ILogger<DuckDbStatsBuilder> logger)
-    : ICustomerStatsBuilder
+public sealed class DuckDbStatsBuilder(IOptions<EmbeddedOptions> options, IBucket bucket, ILogger<DuckDbStatsBuilder> logger,
+    IStageProgress? progress = null) : ICustomerStatsBuilder
 {
+    private const string ReadingStep = "reading order items";
+    private readonly IStageProgress _progress = progress ?? StageProgress.Silent;
+
     public Task<StatsSummary> BuildAsync(RunParameters parameters, CancellationToken cancellationToken) =>
         Task.Run(async () =>
         {
@@ -23,7 +27,13 @@ public sealed class DuckDbStatsBuilder(IOptions<EmbeddedOptions> options, IBucke
             var input = options.Value.Input;
             logger.LogInformation("Computing {Preset} statistics from {Input}", parameters.Metrics, input);
             var typedCsv = OrderItemsSource.Attach(connection, input);
-            var (customers, items, bad) = TryCompute(connection, parameters, input, typedCsv);
+            // Rows read are counted only where that costs nothing (Parquet and DuckDB know it without reading
+            // values); a CSV's progress is DuckDB's percentage of the file.
+            long? rows = _progress.Listening && OrderItemsSource.CountsRowsCheaply(input)
+                ? DuckDb.Scalar<long>(connection, "SELECT count(*) FROM order_items_raw")
+                : null;
+            var (customers, items, bad) = TryCompute(connection, parameters, input, typedCsv, statement =>
+                DuckDbProgress.Run(connection, _progress, percentage => Reading(parameters.RunId, rows, percentage), statement));
             if (bad != 0 || customers == 0)
             {
                 // Rare: a value the typed read could not take (or nothing counted, which may be an input without
@@ -31,35 +41,48 @@ public sealed class DuckDbStatsBuilder(IOptions<EmbeddedOptions> options, IBucke
                 // none, the text read's statistics are the answer.
                 logger.LogInformation("The typed read of {Input} met a value it could not take; reading every value as text", input);
                 cancellationToken.ThrowIfCancellationRequested();
-                OrderItemsSource.AttachChecked(connection, input);
-                (customers, items, bad) = TryCompute(connection, parameters, input, typedCsv: false);
+                rows = OrderItemsSource.AttachChecked(connection, input);
+                (customers, items, bad) = TryCompute(connection, parameters, input, typedCsv: false, statement =>
+                    DuckDbProgress.Run(connection, _progress, percentage => Reading(parameters.RunId, rows, percentage), statement));
                 if (bad != 0)
                     throw new PermanentPipelineException($"the input {input} has {bad:N0} row(s) with a missing or unreadable value");
             }
             cancellationToken.ThrowIfCancellationRequested();
+            _progress.Report(Reading(parameters.RunId, rows, 100) with
+            {
+                Detail = string.Create(CultureInfo.InvariantCulture, $"{items:N0} items counted in the window, {customers:N0} customers"),
+                Final = true,
+            });
 
             var statsObject = BucketLayout.CustomerStats(parameters.RunId);
             RequireFinite(connection, Stages.BuildStats, statsObject, "customer_stats", Features.AverageSpend);
             await ParquetExport.WriteAsync(connection,
                 "SELECT user_id, days_since_last_order, count_orders, average_spend FROM customer_stats ORDER BY user_id",
                 bucket, statsObject, cancellationToken);
+            _progress.Report(new StageProgress(parameters.RunId, Stages.BuildStats, "writing customer_stats", customers, customers, "customers", Final: true));
             logger.LogInformation("{Customers} customers from {Items} counted order items", customers, items);
             return new StatsSummary(customers, items, statsObject);
         }, cancellationToken);
+
+    /// <summary>Rows read so far, from DuckDB's percentage; a CSV's share of the file when its rows are not counted.</summary>
+    private static StageProgress Reading(string runId, long? rows, double percentage) => rows is { } total
+        ? new StageProgress(runId, Stages.BuildStats, ReadingStep, (long)Math.Round(total * percentage / 100), total, "rows")
+        : new StageProgress(runId, Stages.BuildStats, ReadingStep, (long)Math.Round(percentage), 100, "%");
 
     /// <summary>
     /// Computes <c>customer_stats</c> in one pass over the input, counting rows with a bad value as it goes. A typed
     /// CSV read that meets a value it cannot convert fails; that counts as a bad value too (-1).
     /// </summary>
+    /// <param name="run">Runs the statistics statement (with progress reported while it runs).</param>
     private static (long Customers, long Items, long BadValues) TryCompute(DuckDBConnection connection, RunParameters parameters,
-        string? input, bool typedCsv)
+        string? input, bool typedCsv, Action<Action> run)
     {
         try
         {
-            DuckDb.Execute(connection, StatsSql(parameters.Metrics),
+            run(() => DuckDb.Execute(connection, StatsSql(parameters.Metrics),
                 ("window_start", parameters.WindowStart.ToDateTime(TimeOnly.MinValue, DateTimeKind.Utc)),
                 ("window_end", parameters.WindowEnd.ToDateTime(TimeOnly.MinValue, DateTimeKind.Utc)),
-                ("as_of", parameters.AsOf.ToDateTime(TimeOnly.MinValue, DateTimeKind.Utc)));
+                ("as_of", parameters.AsOf.ToDateTime(TimeOnly.MinValue, DateTimeKind.Utc))));
         }
         catch (DuckDBException) when (typedCsv)
         {

@@ -14,15 +14,18 @@ namespace Pipeline.Embedded;
 /// </summary>
 public sealed class EmbeddedSegmentationEngine(
     IOptions<EmbeddedOptions> options, IOptions<AudienceOptions> audiences, IBucket bucket, RunLedger ledger,
-    ILogger<EmbeddedSegmentationEngine> logger) : ISegmentationEngine
+    ILogger<EmbeddedSegmentationEngine> logger, IStageProgress? progress = null) : ISegmentationEngine
 {
+    private const string AssigningStep = "assigning segments";
+    private readonly IStageProgress _progress = progress ?? StageProgress.Silent;
+
     public Task<SegmentModel> TrainAsync(RunParameters parameters, SegmentModel? previous, CancellationToken cancellationToken) =>
         Task.Run(async () =>
         {
             var customers = await ReadStatsAsync(parameters.RunId, cancellationToken);
             cancellationToken.ThrowIfCancellationRequested();
             logger.LogInformation("Training K-means on {Customers} customers (k = {K})", customers.Count, parameters.K?.ToString(CultureInfo.InvariantCulture) ?? "auto");
-            var model = SegmentationTrainer.Train(customers, parameters, previous);
+            var model = SegmentationTrainer.Train(customers, parameters, previous, progress: _progress);
             logger.LogInformation("Trained k = {K} in {Iterations} iterations; Davies-Bouldin index {DaviesBouldin} on {TestCustomers} held-out customers",
                 model.K, model.Iterations, model.Metrics.DaviesBouldinIndex, model.TestCustomers);
             return model;
@@ -35,14 +38,20 @@ public sealed class EmbeddedSegmentationEngine(
             var previous = await PreviousRunAsync(model, cancellationToken);
             using var previousParts = previous is null ? null : await bucket.OpenLocalPartsAsync(BucketLayout.Predictions(previous.RunId), cancellationToken);
             using var connection = DuckDb.Open(options.Value);
-            DuckDb.Execute(connection, $"CREATE TEMP TABLE predictions AS {PredictionSql(model, DuckDb.ReadParquet(stats))}");
+            var customers = model.TrainingCustomers + model.TestCustomers;
+            DuckDbProgress.Run(connection, _progress,
+                percentage => new StageProgress(parameters.RunId, Stages.Predict, AssigningStep, (long)Math.Round(customers * percentage / 100), customers, "customers"),
+                () => DuckDb.Execute(connection, $"CREATE TEMP TABLE predictions AS {PredictionSql(model, DuckDb.ReadParquet(stats))}"));
             var predictions = BucketLayout.Predictions(parameters.RunId);
             DuckDbStatsBuilder.RequireFinite(connection, Stages.Predict, predictions, "predictions", "distance");
             var previousTable = previousParts is null ? null : PreviousSegmentsSql(connection, DuckDb.ReadParquet(previousParts), previous!.AsOf);
             await ParquetExport.WriteAsync(connection,
                 MovementSql("predictions", previousTable, parameters.AsOf, audiences.Value), bucket, predictions, cancellationToken);
 
-            return SegmentSizes(connection, "predictions", model.Centroids.ToDictionary(c => c.CentroidId, c => c.Segment));
+            var sizes = SegmentSizes(connection, "predictions", model.Centroids.ToDictionary(c => c.CentroidId, c => c.Segment));
+            _progress.Report(new StageProgress(parameters.RunId, Stages.Predict, AssigningStep, sizes.Sum(s => s.Customers), customers, "customers",
+                string.Create(CultureInfo.InvariantCulture, $"{model.K} segments, predictions written"), Final: true));
+            return sizes;
         }, cancellationToken);
 
     public Task<IReadOnlyList<ChartPoint>> SampleForChartAsync(RunParameters parameters, int maxPoints, CancellationToken cancellationToken) =>

@@ -138,6 +138,9 @@ public static class OrderItemsSource
 
     private enum InputKind { Csv, Parquet, Database }
 
+    /// <summary>Whether <c>count(*)</c> of the input costs no read of its values (Parquet and DuckDB know it; a CSV must be read).</summary>
+    public static bool CountsRowsCheaply(string? inputPath) => Kind(Existing(inputPath)) is not InputKind.Csv;
+
     private static string Existing(string? inputPath)
     {
         if (string.IsNullOrWhiteSpace(inputPath))

@@ -98,6 +98,8 @@ public static class FunctionHost
         configure(services, configuration);
         services.AddPubSubPublisher(configuration);
         services.TryAddSingleton(TimeProvider.System);
+        // A stage's progress as throttled log lines (structured on Cloud Run); the Runner's serve draws it instead.
+        services.TryAddSingleton<IStageProgress, LoggedStageProgress>();
         services.AddSingleton(declaration);
         services.AddScoped(typeof(IPipelineFunction), functionType);
 

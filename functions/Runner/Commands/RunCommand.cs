@@ -41,11 +41,13 @@ public static class RunCommand
             }
 
             var runId = result.GetValue(trigger.RunId) ?? RunId.New(DateTimeOffset.UtcNow);
+            // Opened before the pipeline, whose console logger then writes through it.
+            using var live = LiveProgressLine.IsSupported() ? LiveProgressLine.Open() : null;
             await using var pipeline = LocalPipeline.Create(outDirectory, inputPath, ConsoleLogging(result.GetValue(RunnerCommandLine.Verbose)), new Dictionary<string, string?>
             {
                 [$"{EmbeddedOptions.SectionName}:{nameof(EmbeddedOptions.Users)}"] = usersPath is null ? null : Path.GetFullPath(usersPath),
                 [$"{EmbeddedOptions.SectionName}:{nameof(EmbeddedOptions.Products)}"] = productsPath is null ? null : Path.GetFullPath(productsPath),
-            });
+            }, overrideServices: services => LiveProgressLine.Register(services, live));
             var existing = RunId.IsValid(runId) ? await pipeline.Ledger.GetAsync(runId, cancellationToken) : null;
             RunManifest manifest;
             switch (existing?.Status)
@@ -68,6 +70,8 @@ public static class RunCommand
                     manifest = await ResumeAsync(pipeline, existing, cancellationToken);
                     break;
             }
+            // The summary is printed as it always was, with the status line gone.
+            live?.Dispose();
             await PrintSummaryAsync(pipeline, manifest, clock.Elapsed, cancellationToken);
             return ExitCode(manifest.Status);
         });

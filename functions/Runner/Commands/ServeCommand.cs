@@ -71,6 +71,9 @@ public static class ServeCommand
                 stop.Cancel();
             }
 
+            // On a terminal the stages' progress is one live line under the functions' logs; otherwise each function
+            // logs it, as on Cloud Run.
+            using var live = LiveProgressLine.IsSupported() ? LiveProgressLine.Open() : null;
             EmulatorChain chain;
             try
             {
@@ -79,7 +82,7 @@ public static class ServeCommand
                     {
                         services.AddPipelineBackend(configuration);
                         StagePause.Register(services, configuration);
-                    }, settings, overrideServices: null, stop.Token);
+                    }, settings, overrideServices: live is null ? null : _ => services => LiveProgressLine.Register(services, live), stop.Token);
             }
             catch (Exception e) when (e is TimeoutException or HttpRequestException or PubSubException)
             {

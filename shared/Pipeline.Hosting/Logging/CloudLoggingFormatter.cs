@@ -33,10 +33,24 @@ public sealed class CloudLoggingFormatter() : ConsoleFormatter(FormatterName)
             json.WriteString("time", DateTimeOffset.UtcNow);
             json.WriteString("logger", logEntry.Category);
             foreach (var (field, value) in LogScopes.Collect(scopeProvider)) json.WriteString(field, value);
+            if (LogScopes.Progress(scopeProvider) is { } progress) WriteProgress(json, progress);
             json.WriteEndObject();
         }
         textWriter.Write(Encoding.UTF8.GetString(buffer.WrittenSpan));
         textWriter.Write('\n');
+    }
+
+    /// <summary>A stage's progress as numbers, so that a log-based metric or a query can read them.</summary>
+    private static void WriteProgress(Utf8JsonWriter json, Pipeline.Core.StageProgress progress)
+    {
+        json.WriteStartObject("progress");
+        json.WriteString("step", progress.Step);
+        json.WriteNumber("done", progress.Done);
+        if (progress.Total is { } total) json.WriteNumber("total", total);
+        json.WriteString("unit", progress.Unit);
+        if (progress.Detail is { } detail) json.WriteString("detail", detail);
+        json.WriteBoolean("final", progress.Final);
+        json.WriteEndObject();
     }
 
     /// <summary>Cloud Logging's LogSeverity names.</summary>

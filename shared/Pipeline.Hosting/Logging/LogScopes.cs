@@ -14,6 +14,18 @@ internal static class LogScopes
         ["MessageId"] = "message_id",
     };
 
+    /// <summary>The innermost stage progress report among the open scopes (what <see cref="Pipeline.Core.LoggedStageProgress"/> opens).</summary>
+    public static Pipeline.Core.StageProgress? Progress(IExternalScopeProvider? scopes)
+    {
+        if (scopes is null) return null;
+        var found = new Pipeline.Core.StageProgress?[1];
+        scopes.ForEachScope(static (scope, found) =>
+        {
+            if (scope is Pipeline.Core.StageProgress progress) found[0] = progress;
+        }, found);
+        return found[0];
+    }
+
     /// <summary>Field name → value, the innermost scope winning, in the order of <see cref="Fields"/>.</summary>
     public static IReadOnlyList<KeyValuePair<string, string>> Collect(IExternalScopeProvider? scopes)
     {

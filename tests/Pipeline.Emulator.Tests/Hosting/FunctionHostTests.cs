@@ -29,6 +29,16 @@ public sealed class FunctionHostTests
     }
 
     [Fact]
+    public void A_function_logs_its_stage_s_progress_throttled_as_it_would_on_Cloud_Run()
+    {
+        var recorder = new DeliveryRecorder();
+        using var app = FunctionHost.Build<RecordingFunction>([], (services, _) => services.AddSingleton(recorder),
+            new Dictionary<string, string?> { ["K_SERVICE"] = "build-stats" });
+
+        Assert.IsType<LoggedStageProgress>(app.Services.GetRequiredService<IStageProgress>());
+    }
+
+    [Fact]
     public void Listens_on_PORT()
     {
         Assert.Equal(9123, Resolve<FunctionHostOptions>(new Dictionary<string, string?> { ["PORT"] = "9123" }).Port);

@@ -2,6 +2,7 @@ using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Logging.Console;
+using Pipeline.Core;
 using Pipeline.Hosting.Logging;
 
 namespace Pipeline.Emulator.Tests.Hosting;
@@ -38,6 +39,48 @@ public sealed class LogFormatTests
         Assert.Equal("BuildStats", root.GetProperty("stage").GetString());
         Assert.Equal("17", root.GetProperty("message_id").GetString());
         Assert.Equal("Pipeline.Core.StageExecutor", root.GetProperty("logger").GetString());
+    }
+
+    [Fact]
+    public void A_progress_line_carries_the_step_s_numbers_as_fields()
+    {
+        var provider = new LoggerExternalScopeProvider();
+        using var writer = new StringWriter();
+        var clock = new FixedClock();
+        using (provider.Push(new Dictionary<string, object> { ["RunId"] = "r-1", ["Stage"] = "TrainModel" }))
+        {
+            var logger = new FormattingLogger(new CloudLoggingFormatter(), provider, writer);
+            var progress = new LoggedStageProgress(logger, clock);
+            progress.Report(new StageProgress("r-1", "TrainModel", "k-means k = 4, start 2 of 3", 7, 20, "iterations", "loss 0.412345", Final: true));
+        }
+
+        using var json = JsonDocument.Parse(writer.ToString());
+        var root = json.RootElement;
+        Assert.Equal("INFO", root.GetProperty("severity").GetString());
+        Assert.Equal("TrainModel progress: k-means k = 4, start 2 of 3, 7 of 20 iterations, loss 0.412345 (done)", root.GetProperty("message").GetString());
+        Assert.Equal("r-1", root.GetProperty("run_id").GetString());
+        var fields = root.GetProperty("progress");
+        Assert.Equal("k-means k = 4, start 2 of 3", fields.GetProperty("step").GetString());
+        Assert.Equal(7, fields.GetProperty("done").GetInt64());
+        Assert.Equal(20, fields.GetProperty("total").GetInt64());
+        Assert.Equal("iterations", fields.GetProperty("unit").GetString());
+        Assert.True(fields.GetProperty("final").GetBoolean());
+    }
+
+    private sealed class FixedClock : TimeProvider
+    {
+        public override DateTimeOffset GetUtcNow() => new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
+    }
+
+    /// <summary>A logger that writes through a console formatter, with the scopes it is given, as the console logger does.</summary>
+    private sealed class FormattingLogger(ConsoleFormatter formatter, IExternalScopeProvider scopes, TextWriter writer) : ILogger<LoggedStageProgress>
+    {
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => scopes.Push(state);
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> format) =>
+            formatter.Write(new LogEntry<TState>(logLevel, typeof(LoggedStageProgress).FullName!, eventId, state, exception, format), scopes, writer);
     }
 
     [Fact]
