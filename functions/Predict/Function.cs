@@ -24,7 +24,7 @@ public sealed class Function(StageExecutor stage, ISegmentationEngine engine, Se
             var sizes = await engine.PredictAsync(trained.Parameters, model, ct);
             var predictions = BucketLayout.Predictions(runId);
 
-            var movement = await engine.MovementAsync(trained.Parameters, model, ct);
+            var movement = await engine.MovementAsync(trained.Parameters, model, sizes, ct);
             var migration = movement.Migration;
             await bucket.WriteAsync(BucketLayout.MigrationCsv(runId), MigrationMatrix.ToCsv(migration), ContentTypes.Csv, null, ct);
             await bucket.WriteAsync(BucketLayout.MigrationJson(runId), PipelineJson.Serialize(migration, indented: true), ContentTypes.Json, null, ct);

@@ -40,7 +40,9 @@ public interface ISegmentationEngine
     /// (<see cref="SegmentModel.MatchedToRun"/>, the previous completed run): the migration matrix, the age of the
     /// window's newest order and the control group's size.
     /// </summary>
-    Task<SegmentMovement> MovementAsync(RunParameters parameters, SegmentModel model, CancellationToken cancellationToken);
+    /// <param name="sizes">This run's segment sizes, as <see cref="PredictAsync"/> returned them: the matrix's columns.</param>
+    Task<SegmentMovement> MovementAsync(RunParameters parameters, SegmentModel model, IReadOnlyList<SegmentSize> sizes,
+        CancellationToken cancellationToken);
 
     /// <summary>Writes <c>audiences/{segment}.csv</c> for every segment: its user ids, the control group left out.</summary>
     Task<IReadOnlyList<AudienceFile>> WriteAudiencesAsync(RunParameters parameters, SegmentModel model, CancellationToken cancellationToken);

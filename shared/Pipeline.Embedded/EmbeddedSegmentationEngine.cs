@@ -105,7 +105,8 @@ public sealed class EmbeddedSegmentationEngine(
             return share >= 1 ? ulong.MaxValue : (ulong)(share * 18446744073709551615.0);
         });
 
-    public Task<SegmentMovement> MovementAsync(RunParameters parameters, SegmentModel model, CancellationToken cancellationToken) =>
+    public Task<SegmentMovement> MovementAsync(RunParameters parameters, SegmentModel model, IReadOnlyList<SegmentSize> sizes,
+        CancellationToken cancellationToken) =>
         Task.Run(async () =>
         {
             var previous = await PreviousRunAsync(model, cancellationToken);
@@ -114,7 +115,6 @@ public sealed class EmbeddedSegmentationEngine(
             using var connection = DuckDb.Open(options.Value);
             var table = DuckDb.ReadParquet(current);
 
-            var sizes = SegmentSizes(connection, table, model.Centroids.ToDictionary(c => c.CentroidId, c => c.Segment));
             var newest = DuckDb.Scalar<long>(connection, $"SELECT coalesce(min(days_since_last_order), 0) FROM {table}");
             var control = DuckDb.Scalar<long>(connection, $"SELECT count(*) FILTER (WHERE control_group) FROM {table}");
             MigrationMatrix.PreviousRun? before = null;

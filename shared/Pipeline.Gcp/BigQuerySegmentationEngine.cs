@@ -98,16 +98,13 @@ public sealed class BigQuerySegmentationEngine(
         return sizes;
     }
 
-    public async Task<SegmentMovement> MovementAsync(RunParameters parameters, SegmentModel model, CancellationToken cancellationToken)
+    public async Task<SegmentMovement> MovementAsync(RunParameters parameters, SegmentModel model, IReadOnlyList<SegmentSize> sizes,
+        CancellationToken cancellationToken)
     {
         var plan = new SqlPlan(gcp.Value, parameters);
         var run = BigQueryStageRun.Start(bigQuery, Stages.Predict, pipeline.Value, clock);
         var previous = await PreviousRunAsync(model, cancellationToken);
 
-        var counted = (await run.QueryAsync(plan.SegmentSizes(), cancellationToken))
-            .ToDictionary(r => (int)r.GetInt64("centroid_id"), r => r.GetInt64("customers"));
-        var sizes = model.Centroids.OrderBy(c => c.CentroidId)
-            .Select(c => new SegmentSize(c.CentroidId, c.Segment, counted.GetValueOrDefault(c.CentroidId))).ToList();
         var summary = (await run.QueryAsync(plan.MovementSummary(), cancellationToken)).Single();
 
         MigrationMatrix.PreviousRun? before = null;

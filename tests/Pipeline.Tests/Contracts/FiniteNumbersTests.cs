@@ -28,7 +28,7 @@ public sealed class FiniteNumbersTests : IDisposable
         public Task<SegmentModel> TrainAsync(RunParameters parameters, SegmentModel? previous, CancellationToken cancellationToken) => Task.FromResult(model);
         public Task<IReadOnlyList<SegmentSize>> PredictAsync(RunParameters parameters, SegmentModel m, CancellationToken cancellationToken) => throw new NotSupportedException();
         public Task<IReadOnlyList<ChartPoint>> SampleForChartAsync(RunParameters parameters, int maxPoints, CancellationToken cancellationToken) => throw new NotSupportedException();
-        public Task<SegmentMovement> MovementAsync(RunParameters parameters, SegmentModel m, CancellationToken cancellationToken) => throw new NotSupportedException();
+        public Task<SegmentMovement> MovementAsync(RunParameters parameters, SegmentModel m, IReadOnlyList<SegmentSize> sizes, CancellationToken cancellationToken) => throw new NotSupportedException();
         public Task<IReadOnlyList<AudienceFile>> WriteAudiencesAsync(RunParameters parameters, SegmentModel m, CancellationToken cancellationToken) => throw new NotSupportedException();
     }
 
