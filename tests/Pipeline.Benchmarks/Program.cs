@@ -1,6 +1,8 @@
 // Benchmarks. Usage:
 //   dotnet run -c Release --project tests/Pipeline.Benchmarks -- pipeline RUNNER_DLL WORK_DIR [items=10000000,...] [formats=parquet,csv]
 //       the floor and the published Runner's `run` on DuckDB-generated thelook order items; prints BENCHMARKS.md's table
+//   dotnet run -c Release --project tests/Pipeline.Benchmarks -- generate WORK_DIR [items=10000000,...] [formats=parquet,csv]
+//       only the input files (items-N.FORMAT), e.g. ahead of a measurement on a quiet machine
 //   dotnet run -c Release --project tests/Pipeline.Benchmarks -- kmeans [rows=1000000] [k=5]
 //       the in-process K-means against Microsoft.ML's trainer
 // tests/Pipeline.Benchmarks/run-benchmarks.sh publishes the Runner and runs both.
@@ -22,11 +24,17 @@ switch (args.FirstOrDefault())
             }
         Console.WriteLine(PipelineBenchmark.Table(rows));
         return 0;
+    case "generate" when args.Length >= 2:
+        Directory.CreateDirectory(args[1]);
+        foreach (var size in (args.Length > 2 ? args[2] : "10000000").Split(',').Select(s => long.Parse(s, CultureInfo.InvariantCulture)))
+            foreach (var format in (args.Length > 3 ? args[3] : "parquet,csv").Split(','))
+                ThelookOrderItems.EnsureFile(Path.Combine(Path.GetFullPath(args[1]), $"items-{size}.{format}"), size);
+        return 0;
     case "kmeans":
         KMeansComparison.Run(args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 1_000_000,
             args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 5);
         return 0;
     default:
-        Console.Error.WriteLine("usage: pipeline RUNNER_DLL WORK_DIR [items,...] [formats] | kmeans [rows] [k]");
+        Console.Error.WriteLine("usage: pipeline RUNNER_DLL WORK_DIR [items,...] [formats] | generate WORK_DIR [items,...] [formats] | kmeans [rows] [k]");
         return 2;
 }
