@@ -25,10 +25,11 @@ public sealed class DuckDbSegmentProfiler(
             using var stats = await bucket.OpenLocalPartsAsync(BucketLayout.CustomerStats(parameters.RunId), cancellationToken);
             using var predictions = await bucket.OpenLocalPartsAsync(BucketLayout.Predictions(parameters.RunId), cancellationToken);
             using var connection = DuckDb.Open(options.Value);
+            // Attaching only names the input (and a DuckDB input's users and products tables): only the catalogue
+            // breakdowns read its items, so without a products table not one order item is read.
+            var typedCsv = OrderItemsSource.Attach(connection, options.Value.Input);
             var users = ProfileTableSource.AttachUsers(connection, options.Value);
             var products = ProfileTableSource.AttachProducts(connection, options.Value);
-            // Only the catalogue breakdowns need the items' product ids; without products the input is not read.
-            var typedCsv = products is not null && OrderItemsSource.Attach(connection, options.Value.Input);
             logger.LogInformation("Profiling the segments of run {RunId} with users from {Users} and products from {Products}",
                 parameters.RunId, users ?? "(none)", products ?? "(none)");
             cancellationToken.ThrowIfCancellationRequested();
