@@ -119,7 +119,7 @@ public sealed class DuckDbStatsBuilder(IOptions<EmbeddedOptions> options, IBucke
     /// The statistics of CONTRACT.md, "Customer statistics": the window is half-open in UTC; recency counts days
     /// from the last counted item's UTC date to as_of. Beside them, each customer's counted items, distinct orders
     /// and revenue, which the segment profiles add up instead of reading the items again: in the same aggregate
-    /// they cost almost nothing (DuckDB computes an aggregate written twice once, as rfm's distinct orders are).
+    /// they cost almost nothing (rfm's distinct orders are its count_orders again).
     /// </summary>
     public static string StatsSql(StatsPreset preset) => preset switch
     {
