@@ -47,13 +47,29 @@ public sealed record TableColumn(string Name, ColumnType Type)
 /// <summary>The columns both backends write to the bucket's tables, in order (CONTRACT.md, "The bucket").</summary>
 public static class BucketTables
 {
-    /// <summary><c>customer_stats/part-*.parquet</c>.</summary>
+    /// <summary>A customer's counted order items of the window (the items the statistics are computed from).</summary>
+    public const string ItemsCounted = "items_counted";
+
+    /// <summary>A customer's distinct order ids among the counted items (whatever the preset counts as orders).</summary>
+    public const string DistinctOrders = "distinct_orders";
+
+    /// <summary>The sum of <c>sale_price</c> over a customer's counted items.</summary>
+    public const string Revenue = "revenue";
+
+    /// <summary>
+    /// <c>customer_stats/part-*.parquet</c>: the three features, then the customer's totals the segment profiles
+    /// add up (<see cref="ItemsCounted"/>, <see cref="DistinctOrders"/>, <see cref="Revenue"/>), so that profiling
+    /// does not read the order items again.
+    /// </summary>
     public static IReadOnlyList<TableColumn> CustomerStats { get; } =
     [
         new("user_id", ColumnType.WholeNumber),
         new(Features.DaysSinceLastOrder, ColumnType.WholeNumber),
         new(Features.CountOrders, ColumnType.WholeNumber),
         new(Features.AverageSpend, ColumnType.Real),
+        new(ItemsCounted, ColumnType.WholeNumber),
+        new(DistinctOrders, ColumnType.WholeNumber),
+        new(Revenue, ColumnType.Real),
     ];
 
     /// <summary>The columns of <c>predictions/part-*.parquet</c> this list fixes the types of (a table may carry more).</summary>

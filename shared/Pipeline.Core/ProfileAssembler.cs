@@ -15,9 +15,16 @@ public sealed record SegmentFacts(
     double ProductRevenue,
     double Cost);
 
-/// <summary>One row of <see cref="ProfileSql.People"/> or <see cref="ProfileSql.Catalogue"/>.</summary>
+/// <summary>A cell of <see cref="ProfileSql.People"/> or <see cref="ProfileSql.Catalogue"/>.</summary>
 /// <param name="Revenue">The cell's revenue (catalogue cells; 0 for people cells).</param>
 public sealed record CellFacts(int CentroidId, string Dimension, string Value, long Customers, double Revenue);
+
+/// <summary>
+/// One row of <see cref="ProfileSql.Catalogue"/>: with a <paramref name="Dimension"/>, a catalogue cell (its customers
+/// and revenue); without, a segment's items that found no product and the revenue and cost of those that did.
+/// </summary>
+public sealed record CatalogueRow(int CentroidId, string? Dimension, string? Value, long Customers, double Revenue,
+    long ItemsWithoutProduct, double ProductRevenue, double Cost);
 
 /// <summary>
 /// What a backend's profile queries returned, and which tables they read.
@@ -33,7 +40,27 @@ public sealed record ProfileFacts(
     IReadOnlyList<CellFacts>? Catalogue,
     string? UsersSource,
     string? ProductsSource,
-    string HowToAdd);
+    string HowToAdd)
+{
+    /// <summary>
+    /// The facts from the profile queries' rows: <see cref="ProfileSql.Segments"/> (whose product columns are 0) with
+    /// each segment's product totals from <see cref="ProfileSql.Catalogue"/>, whose other rows are the catalogue cells.
+    /// </summary>
+    /// <param name="catalogue">Null when there was no products table.</param>
+    public static ProfileFacts Combine(IReadOnlyList<SegmentFacts> segments, IReadOnlyDictionary<int, RfmQuartiles> quartiles,
+        IReadOnlyList<CellFacts>? people, IReadOnlyList<CatalogueRow>? catalogue, string? usersSource, string? productsSource, string howToAdd)
+    {
+        if (catalogue is null)
+            return new ProfileFacts(segments, quartiles, people, null, usersSource, productsSource, howToAdd);
+        var totals = catalogue.Where(r => r.Dimension is null).ToDictionary(r => r.CentroidId);
+        var withProducts = segments.Select(s => totals.GetValueOrDefault(s.CentroidId) is { } t
+            ? s with { ItemsWithoutProduct = t.ItemsWithoutProduct, ProductRevenue = t.ProductRevenue, Cost = t.Cost }
+            : s).ToList();
+        var cells = catalogue.Where(r => r.Dimension is not null)
+            .Select(r => new CellFacts(r.CentroidId, r.Dimension!, r.Value!, r.Customers, r.Revenue)).ToList();
+        return new ProfileFacts(withProducts, quartiles, people, cells, usersSource, productsSource, howToAdd);
+    }
+}
 
 /// <summary>
 /// Turns the profile queries' aggregates into <see cref="ProfilesDocument"/>, the same way for both backends: shares

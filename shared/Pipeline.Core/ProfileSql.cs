@@ -4,34 +4,43 @@ using System.Text;
 namespace Pipeline.Core;
 
 /// <summary>
-/// Where the profile queries read from: the order items (<c>order_id, user_id, product_id, status, created_at,
-/// sale_price</c>), the run's predictions, and the optional <c>users</c> and <c>products</c> tables (null when not
-/// given), each as a table expression of the engine.
+/// Where the profile queries read from, each as a table expression of the engine: the order items (<c>order_id,
+/// user_id, product_id, status, created_at, sale_price</c>; read only for the catalogue breakdowns), the run's
+/// customer statistics (<see cref="BucketTables.CustomerStats"/>: each customer's counted items, distinct orders and
+/// revenue), the run's predictions, and the optional <c>users</c> and <c>products</c> tables (null when not given).
 /// </summary>
-public sealed record ProfileTables(string OrderItems, string Predictions, string? Users, string? Products);
+public sealed record ProfileTables(string OrderItems, string CustomerStats, string Predictions, string? Users, string? Products);
 
 /// <summary>
 /// The few places where BigQuery's GoogleSQL and DuckDB differ in the profile queries; everything else is written
 /// once, so both backends compute the same profile.
 /// </summary>
 /// <param name="Parameter">How a named parameter is written: <c>@name</c> (BigQuery) or <c>$name</c> (DuckDB).</param>
-/// <param name="Quantile">The interpolating quantile function usable over a window: PERCENTILE_CONT or quantile_cont.</param>
+/// <param name="Quantile">The interpolating quantile function: PERCENTILE_CONT or quantile_cont.</param>
 /// <param name="DoubleType">The double type: FLOAT64 or DOUBLE.</param>
 /// <param name="WindowTimestamps">Whether the window's bounds are DATE parameters turned into TIMESTAMPs in SQL
 /// (BigQuery), rather than TIMESTAMP parameters (DuckDB).</param>
-public sealed record ProfileSqlDialect(char Parameter, string Quantile, string DoubleType, bool WindowTimestamps)
+/// <param name="QuantileAggregate">Whether the quantile function is an aggregate over a list of fractions (DuckDB's
+/// <c>quantile_cont(x, [0.25, 0.5, 0.75])</c>: one sort per group for all three), rather than an analytic function
+/// over a window (BigQuery's PERCENTILE_CONT has no exact aggregate form). Both interpolate the same way.</param>
+public sealed record ProfileSqlDialect(char Parameter, string Quantile, string DoubleType, bool WindowTimestamps, bool QuantileAggregate)
 {
-    public static ProfileSqlDialect BigQuery { get; } = new('@', "PERCENTILE_CONT", "FLOAT64", true);
-    public static ProfileSqlDialect DuckDb { get; } = new('$', "quantile_cont", "DOUBLE", false);
+    public static ProfileSqlDialect BigQuery { get; } = new('@', "PERCENTILE_CONT", "FLOAT64", true, false);
+    public static ProfileSqlDialect DuckDb { get; } = new('$', "quantile_cont", "DOUBLE", false, true);
 }
 
 /// <summary>
-/// The profile's queries (CONTRACT.md, "Profiles"), for both backends: the counted items of the window (the same
-/// rule as the statistics, <see cref="StatsPreset"/>) joined to each customer's segment and to <c>users</c> and
-/// <c>products</c>. They return only aggregates — per segment, never per customer — and never select a name,
-/// e-mail, address or coordinate. <see cref="ProfileAssembler"/> turns their rows into <see cref="ProfilesDocument"/>.
-/// Parameters: <c>window_start</c>, <c>window_end</c>.
+/// The profile's queries (CONTRACT.md, "Profiles"), for both backends: each segment's customers joined to their
+/// statistics (whose counted items, orders and revenue follow the statistics' rule, <see cref="StatsPreset"/>) and to
+/// <c>users</c>; and, only with a <c>products</c> table, the window's counted items joined to it in one scan. They
+/// return only aggregates — per segment, never per customer — and never select a name, e-mail, address or coordinate.
+/// <see cref="ProfileAssembler"/> turns their rows into <see cref="ProfilesDocument"/>.
+/// Parameters of <see cref="Catalogue"/>: <c>window_start</c>, <c>window_end</c>.
 /// </summary>
+/// <remarks>
+/// A segment's orders are the sum of its customers' distinct orders: an order id that two customers share (thelook
+/// has none) counts once for each.
+/// </remarks>
 public sealed class ProfileSql(ProfileSqlDialect dialect, ProfileTables tables, StatsPreset preset)
 {
     /// <summary>The breakdowns by a column of <c>users</c>: (dimension, SQL over alias <c>u</c>).</summary>
@@ -58,32 +67,49 @@ public sealed class ProfileSql(ProfileSqlDialect dialect, ProfileTables tables, 
 
     private string WindowBound(string name) => dialect.WindowTimestamps ? $"TIMESTAMP({P(name)})" : P(name);
 
-    /// <summary>The common table expressions every profile query starts from.</summary>
-    private string With()
+    /// <summary>Which statuses the preset counts, as a condition to add to the window's.</summary>
+    private string CountedStatuses => preset switch
     {
-        var filter = preset switch
-        {
-            StatsPreset.Rfm => "\n      AND status NOT IN ('Cancelled', 'Returned')",
-            StatsPreset.Lab => "",
-            _ => throw new ArgumentOutOfRangeException(nameof(preset)),
-        };
+        StatsPreset.Rfm => "\n      AND status NOT IN ('Cancelled', 'Returned')",
+        StatsPreset.Lab => "",
+        _ => throw new InvalidOperationException($"no profile rule for the preset {preset}"),
+    };
+
+    /// <summary>
+    /// The common table expressions of a profile query: the customers' segments, and what else it reads — the
+    /// customers' statistics, the window's counted items (the same rule as the statistics), <c>users</c> and
+    /// <c>products</c> one row per id.
+    /// </summary>
+    private string With(bool stats = false, bool items = false, bool people = false, bool catalogue = false)
+    {
         var with = new StringBuilder($"""
             WITH
-              items AS (
-                SELECT user_id, order_id, product_id, sale_price
-                FROM {tables.OrderItems}
-                WHERE created_at >= {WindowBound("window_start")}
-                  AND created_at < {WindowBound("window_end")}{filter}),
               customers AS (
                 SELECT user_id, centroid_id
                 FROM {tables.Predictions})
             """);
+        if (stats)
+            with.Append($"""
+                ,
+                  stats AS (
+                    SELECT user_id, {BucketTables.ItemsCounted}, {BucketTables.DistinctOrders}, {BucketTables.Revenue}
+                    FROM {tables.CustomerStats})
+                """);
+        if (items)
+            with.Append($"""
+                ,
+                  items AS (
+                    SELECT user_id, product_id, sale_price
+                    FROM {tables.OrderItems}
+                    WHERE created_at >= {WindowBound("window_start")}
+                      AND created_at < {WindowBound("window_end")}{CountedStatuses})
+                """);
         // One row per id (a table with a repeated id must not count a customer twice); only the profiled columns.
-        if (tables.Users is { } users)
+        if (people && tables.Users is { } users)
             with.Append(Lookup("people", "user_id", users,
                 [("gender", "CAST(gender AS STRING)"), ("age_band", AgeBand("age")), ("country", "CAST(country AS STRING)"),
                  ("traffic_source", "CAST(traffic_source AS STRING)")]));
-        if (tables.Products is { } products)
+        if (catalogue && tables.Products is { } products)
             with.Append(Lookup("catalogue", "product_id", products,
                 [("department", "CAST(department AS STRING)"), ("category", "CAST(category AS STRING)"), ("brand", "CAST(brand AS STRING)"),
                  ("cost", $"CAST(cost AS {dialect.DoubleType})")]));
@@ -106,37 +132,32 @@ public sealed class ProfileSql(ProfileSqlDialect dialect, ProfileTables tables, 
     }
 
     /// <summary>
-    /// Per segment (<c>centroid_id</c>): customers, orders, items and revenue of the counted items; the items and
-    /// customers that found no row in <c>users</c> or <c>products</c>; revenue and cost of the items that did.
+    /// Per segment (<c>centroid_id</c>): customers, orders, counted items and revenue, added up from the customers'
+    /// statistics (no order item is read); and the counted items and customers that found no row in <c>users</c>.
     /// </summary>
     public string Segments()
     {
-        var people = tables.Users is null ? "" : "\nLEFT JOIN people AS u ON u.user_id = i.user_id";
-        var catalogue = tables.Products is null ? "" : "\nLEFT JOIN catalogue AS p ON p.product_id = i.product_id";
-        var withoutUser = tables.Users is null ? "0" : "SUM(CASE WHEN u.user_id IS NULL THEN 1 ELSE 0 END)";
-        var customersWithoutUser = tables.Users is null ? "0" : "COUNT(DISTINCT CASE WHEN u.user_id IS NULL THEN i.user_id END)";
-        var withoutProduct = tables.Products is null ? "0" : "SUM(CASE WHEN p.product_id IS NULL THEN 1 ELSE 0 END)";
-        var productRevenue = tables.Products is null ? "0" : "SUM(CASE WHEN p.product_id IS NULL THEN 0 ELSE i.sale_price END)";
-        var cost = tables.Products is null ? "0" : "SUM(CASE WHEN p.product_id IS NULL THEN 0 ELSE p.cost END)";
+        var people = tables.Users is null ? "" : "\nLEFT JOIN people AS u ON u.user_id = c.user_id";
+        var withoutUser = tables.Users is null ? "0" : $"SUM(CASE WHEN u.user_id IS NULL THEN s.{BucketTables.ItemsCounted} ELSE 0 END)";
+        var customersWithoutUser = tables.Users is null ? "0" : "SUM(CASE WHEN u.user_id IS NULL THEN 1 ELSE 0 END)";
         return $"""
-            {With()}
+            {With(stats: true, people: true)}
             SELECT
               c.centroid_id,
-              COUNT(DISTINCT i.user_id) AS customers,
-              COUNT(DISTINCT i.order_id) AS orders,
-              COUNT(*) AS items,
-              SUM(i.sale_price) AS revenue,
+              COUNT(*) AS customers,
+              SUM(s.{BucketTables.DistinctOrders}) AS orders,
+              SUM(s.{BucketTables.ItemsCounted}) AS items,
+              SUM(s.{BucketTables.Revenue}) AS revenue,
               {withoutUser} AS items_without_user,
-              {customersWithoutUser} AS customers_without_user,
-              {withoutProduct} AS items_without_product,
-              CAST({productRevenue} AS {dialect.DoubleType}) AS product_revenue,
-              CAST({cost} AS {dialect.DoubleType}) AS cost
-            FROM items AS i
-            JOIN customers AS c ON c.user_id = i.user_id{people}{catalogue}
+              {customersWithoutUser} AS customers_without_user
+            FROM customers AS c
+            JOIN stats AS s ON s.user_id = c.user_id{people}
             GROUP BY c.centroid_id
             ORDER BY c.centroid_id
             """;
     }
+
+    private static readonly (string Name, double Fraction)[] QuartileFractions = [("q1", 0.25), ("median", 0.5), ("q3", 0.75)];
 
     /// <summary>
     /// The quartiles of the three features per segment, and of the whole population as <c>centroid_id</c> 0 (the
@@ -144,9 +165,29 @@ public sealed class ProfileSql(ProfileSqlDialect dialect, ProfileTables tables, 
     /// </summary>
     public string Quartiles()
     {
-        string Columns(string over) => string.Join(",\n  ", Features.All.SelectMany(f => new[] { ("q1", 0.25), ("median", 0.5), ("q3", 0.75) }
+        if (dialect.QuantileAggregate)
+        {
+            // One aggregate per feature gives its three quartiles as a list; the empty grouping set is the population.
+            var lists = string.Join(",\n    ", Features.All.Select(f => string.Create(CultureInfo.InvariantCulture,
+                $"{dialect.Quantile}(CAST({f} AS {dialect.DoubleType}), [{string.Join(", ", QuartileFractions.Select(q => q.Fraction.ToString(CultureInfo.InvariantCulture)))}]) AS {f}")));
+            var columns = string.Join(",\n  ", Features.All.SelectMany(f => QuartileFractions.Select((q, i) =>
+                string.Create(CultureInfo.InvariantCulture, $"{f}[{i + 1}] AS {f}_{q.Name}"))));
+            return $"""
+                SELECT
+                  segment AS centroid_id,
+                  {columns}
+                FROM (
+                  SELECT
+                    CASE WHEN GROUPING(centroid_id) = 1 THEN 0 ELSE centroid_id END AS segment,
+                    {lists}
+                  FROM {tables.Predictions}
+                  GROUP BY GROUPING SETS ((centroid_id), ()))
+                ORDER BY centroid_id
+                """;
+        }
+        string Columns(string over) => string.Join(",\n  ", Features.All.SelectMany(f => QuartileFractions
             .Select(q => string.Create(CultureInfo.InvariantCulture,
-                $"{dialect.Quantile}(CAST({f} AS {dialect.DoubleType}), {q.Item2}) OVER ({over}) AS {f}_{q.Item1}"))));
+                $"{dialect.Quantile}(CAST({f} AS {dialect.DoubleType}), {q.Fraction}) OVER ({over}) AS {f}_{q.Name}"))));
         return $"""
             SELECT DISTINCT
               centroid_id,
@@ -174,24 +215,51 @@ public sealed class ProfileSql(ProfileSqlDialect dialect, ProfileTables tables, 
             JOIN people AS u ON u.user_id = c.user_id
             GROUP BY 1, 2, 3
             """);
-        return $"{With()}\n{string.Join("\nUNION ALL\n", parts)}\nORDER BY centroid_id, dimension, value";
+        return $"{With(people: true)}\n{string.Join("\nUNION ALL\n", parts)}\nORDER BY centroid_id, dimension, value";
     }
 
     /// <summary>
-    /// Revenue and buying customers per segment and value of each <c>products</c> attribute
-    /// (<see cref="CatalogueDimensions"/>), over the counted items found in <c>products</c>; null without products.
+    /// In one scan of the window's counted items joined to <c>products</c>: per segment, the items that found no row
+    /// there and the revenue and cost of those that did (rows whose <c>dimension</c> is null); and revenue and buying
+    /// customers per segment and value of each <c>products</c> attribute (<see cref="CatalogueDimensions"/>), over the
+    /// items found in products. Null without products: then no order item is read at all.
     /// </summary>
     public string? Catalogue()
     {
         if (tables.Products is null) return null;
-        var parts = CatalogueDimensions.Select(d => $"""
-            SELECT c.centroid_id, '{d.Dimension}' AS dimension, COALESCE({d.Column}, '{Unknown}') AS value,
-              COUNT(DISTINCT i.user_id) AS customers, SUM(i.sale_price) AS revenue
-            FROM items AS i
-            JOIN customers AS c ON c.user_id = i.user_id
-            JOIN catalogue AS p ON p.product_id = i.product_id
-            GROUP BY 1, 2, 3
-            """);
-        return $"{With()}\n{string.Join("\nUNION ALL\n", parts)}\nORDER BY centroid_id, dimension, value";
+        // A value only for items found in products: the others form a group of their own (null), dropped below.
+        var values = string.Join(",\n      ", CatalogueDimensions.Select(d =>
+            $"CASE WHEN p.product_id IS NULL THEN NULL ELSE COALESCE({d.Column}, '{Unknown}') END AS {d.Dimension}"));
+        var dimension = "CASE " + string.Join(" ", CatalogueDimensions.Select(d => $"WHEN GROUPING({d.Dimension}) = 0 THEN '{d.Dimension}'")) + " END";
+        var sets = string.Join(", ", CatalogueDimensions.Select(d => $"(centroid_id, {d.Dimension})").Prepend("(centroid_id)"));
+        return $"""
+            {With(items: true, catalogue: true)},
+              counted AS (
+                SELECT
+                  c.centroid_id,
+                  i.user_id,
+                  i.sale_price,
+                  p.product_id IS NOT NULL AS found,
+                  p.cost,
+                  {values}
+                FROM items AS i
+                JOIN customers AS c ON c.user_id = i.user_id
+                LEFT JOIN catalogue AS p ON p.product_id = i.product_id)
+            SELECT *
+            FROM (
+              SELECT
+                centroid_id,
+                {dimension} AS dimension,
+                COALESCE({string.Join(", ", CatalogueDimensions.Select(d => d.Dimension))}) AS value,
+                COUNT(DISTINCT user_id) AS customers,
+                SUM(sale_price) AS revenue,
+                SUM(CASE WHEN found THEN 0 ELSE 1 END) AS items_without_product,
+                CAST(SUM(CASE WHEN found THEN sale_price ELSE 0 END) AS {dialect.DoubleType}) AS product_revenue,
+                CAST(SUM(CASE WHEN found THEN cost ELSE 0 END) AS {dialect.DoubleType}) AS cost
+              FROM counted
+              GROUP BY GROUPING SETS ({sets}))
+            WHERE dimension IS NULL OR value IS NOT NULL
+            ORDER BY centroid_id, dimension, value
+            """;
     }
 }

@@ -8,9 +8,9 @@ using Pipeline.Core;
 namespace Pipeline.Embedded;
 
 /// <summary>
-/// The segments' profiles on DuckDB: the input order items, the run's predictions (its Parquet parts) and the
-/// optional users and products tables (<see cref="ProfileTableSource"/>), through the queries both backends share
-/// (<see cref="ProfileSql"/>).
+/// The segments' profiles on DuckDB: the run's customer statistics and predictions (their Parquet parts), the
+/// optional users and products tables (<see cref="ProfileTableSource"/>), and — only when there is a products table —
+/// the input order items, through the queries both backends share (<see cref="ProfileSql"/>).
 /// </summary>
 public sealed class DuckDbSegmentProfiler(
     IOptions<EmbeddedOptions> options, IOptions<ProfileOptions> profileOptions, IBucket bucket, ILogger<DuckDbSegmentProfiler> logger)
@@ -22,8 +22,11 @@ public sealed class DuckDbSegmentProfiler(
     public Task<ProfilesDocument> ProfileAsync(RunParameters parameters, SegmentModel model, CancellationToken cancellationToken) =>
         Task.Run(async () =>
         {
+            using var stats = await bucket.OpenLocalPartsAsync(BucketLayout.CustomerStats(parameters.RunId), cancellationToken);
             using var predictions = await bucket.OpenLocalPartsAsync(BucketLayout.Predictions(parameters.RunId), cancellationToken);
             using var connection = DuckDb.Open(options.Value);
+            // Attaching only names the input (and a DuckDB input's users and products tables): only the catalogue
+            // breakdowns read its items, so without a products table not one order item is read.
             var typedCsv = OrderItemsSource.Attach(connection, options.Value.Input);
             var users = ProfileTableSource.AttachUsers(connection, options.Value);
             var products = ProfileTableSource.AttachProducts(connection, options.Value);
@@ -32,7 +35,8 @@ public sealed class DuckDbSegmentProfiler(
             cancellationToken.ThrowIfCancellationRequested();
 
             var sql = new ProfileSql(ProfileSqlDialect.DuckDb,
-                new ProfileTables("order_items", DuckDb.ReadParquet(predictions), users is null ? null : "users", products is null ? null : "products"),
+                new ProfileTables("order_items", DuckDb.ReadParquet(stats), DuckDb.ReadParquet(predictions),
+                    users is null ? null : "users", products is null ? null : "products"),
                 parameters.Metrics);
             ProfileFacts facts;
             try
@@ -57,19 +61,19 @@ public sealed class DuckDbSegmentProfiler(
             ("window_start", parameters.WindowStart.ToDateTime(TimeOnly.MinValue, DateTimeKind.Utc)),
             ("window_end", parameters.WindowEnd.ToDateTime(TimeOnly.MinValue, DateTimeKind.Utc)),
         ];
-        var segments = Rows(connection, sql.Segments(), window, r => new SegmentFacts(
-            (int)Long(r, 0), Long(r, 1), Long(r, 2), Long(r, 3), Double(r, 4), Long(r, 5), Long(r, 6), Long(r, 7),
-            Double(r, 8), Double(r, 9)));
+        var segments = Rows(connection, sql.Segments(), [], r => new SegmentFacts(
+            (int)Long(r, 0), Long(r, 1), Long(r, 2), Long(r, 3), Double(r, 4), Long(r, 5), Long(r, 6), 0, 0, 0));
         var quartiles = Rows(connection, sql.Quartiles(), [], r => (Id: (int)Long(r, 0), Quartiles: new RfmQuartiles(
                 new(Double(r, 1), Double(r, 2), Double(r, 3)), new(Double(r, 4), Double(r, 5), Double(r, 6)), new(Double(r, 7), Double(r, 8), Double(r, 9)))))
             .ToDictionary(q => q.Id, q => q.Quartiles);
         var people = sql.People() is { } peopleSql
-            ? Rows(connection, peopleSql, window, r => new CellFacts((int)Long(r, 0), r.GetString(1), r.GetString(2), Long(r, 3), 0))
+            ? Rows(connection, peopleSql, [], r => new CellFacts((int)Long(r, 0), r.GetString(1), r.GetString(2), Long(r, 3), 0))
             : null;
         var catalogue = sql.Catalogue() is { } catalogueSql
-            ? Rows(connection, catalogueSql, window, r => new CellFacts((int)Long(r, 0), r.GetString(1), r.GetString(2), Long(r, 3), Double(r, 4)))
+            ? Rows(connection, catalogueSql, window, r => new CatalogueRow((int)Long(r, 0), Text(r, 1), Text(r, 2), Long(r, 3), Double(r, 4),
+                Long(r, 5), Double(r, 6), Double(r, 7)))
             : null;
-        return new ProfileFacts(segments, quartiles, people, catalogue, users, products, HowToAdd);
+        return ProfileFacts.Combine(segments, quartiles, people, catalogue, users, products, HowToAdd);
     }
 
     private static List<T> Rows<T>(DuckDBConnection connection, string sql, (string, object?)[] parameters, Func<DbDataReader, T> read)
@@ -87,6 +91,8 @@ public sealed class DuckDbSegmentProfiler(
         System.Numerics.BigInteger big => (long)big,
         var value => Convert.ToInt64(value, CultureInfo.InvariantCulture),
     };
+
+    private static string? Text(DbDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);
 
     private static double Double(DbDataReader reader, int ordinal) =>
         reader.IsDBNull(ordinal) ? 0 : Convert.ToDouble(reader.GetValue(ordinal), CultureInfo.InvariantCulture);

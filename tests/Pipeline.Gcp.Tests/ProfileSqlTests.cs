@@ -7,7 +7,8 @@ namespace Pipeline.Gcp.Tests;
 
 /// <summary>
 /// The GCP backend's profile SQL means what the embedded backend's does: each statement of the plan, translated
-/// mechanically, runs on DuckDB over one fixture and returns the same rows (both presets); and an LLM answer that
+/// mechanically, runs on DuckDB over one fixture (with its customer statistics) and returns the same rows (both
+/// presets, the window form of the quartiles against DuckDB's aggregate form); and an LLM answer that
 /// names a country or category its segment's profile does not list is rejected.
 /// </summary>
 public sealed class ProfileSqlTests
@@ -39,10 +40,12 @@ public sealed class ProfileSqlTests
     {
         var run = TestRuns.Parameters(k: 2, metrics: preset);
         var plan = new SqlPlan(FakeBigQuery.Options(), run);
-        var embedded = new ProfileSql(ProfileSqlDialect.DuckDb, new ProfileTables("order_items", "predictions", "users", "products"), preset);
+        var embedded = new ProfileSql(ProfileSqlDialect.DuckDb,
+            new ProfileTables("order_items", "customer_stats", "predictions", "users", "products"), preset);
         var tables = new Dictionary<string, string>
         {
-            ["order_items"] = "order_items", ["users"] = "users", ["products"] = "products", [$"predictions_{BigQueryNames.RunSuffix(run.RunId)}"] = "predictions",
+            ["order_items"] = "order_items", ["users"] = "users", ["products"] = "products",
+            [$"predictions_{BigQueryNames.RunSuffix(run.RunId)}"] = "predictions", [$"stats_{BigQueryNames.RunSuffix(run.RunId)}"] = "customer_stats",
         };
         var pairs = new (SqlStatement? BigQuery, string? DuckDb)[]
         {
@@ -60,11 +63,16 @@ public sealed class ProfileSqlTests
         // By hand (rfm): segment 1 is users 1 and 4; user 1's counted items are 10 + 30 + 20 (the cancelled one does not
         // count), user 4's only item in the window is the processing one, 12.25. Product 9 is not in products.
         var segments = Rows(embedded.Segments(), run, dateParameters: false);
+        var catalogue = Rows(embedded.Catalogue()!, run, dateParameters: false);
         if (preset == StatsPreset.Rfm)
         {
-            Assert.Equal("1|2|3|4|72.25|0|0|1|52.25|28", segments[0]);
+            Assert.Equal("1|2|3|4|72.25|0|0", segments[0]);
+            Assert.Equal("1|NULL|NULL|2|72.25|1|52.25|28", catalogue.Single(r => r.StartsWith("1|NULL|", StringComparison.Ordinal)));
             // Segment 2: user 2's returned item does not count; user 3 is not in users (1 item, 1 customer).
-            Assert.Equal("2|2|2|2|75.5|1|1|0|75.5|2", segments[1]);
+            Assert.Equal("2|2|2|2|75.5|1|1", segments[1]);
+            Assert.Equal("2|NULL|NULL|2|75.5|0|75.5|2", catalogue.Single(r => r.StartsWith("2|NULL|", StringComparison.Ordinal)));
+            // Jeans: product 1, user 1's 10.00 (user 4's item of it is outside the window).
+            Assert.Contains("1|category|Jeans|1|10|0|10|4", catalogue);
         }
     }
 
@@ -115,6 +123,8 @@ public sealed class ProfileSqlTests
     {
         using var connection = BigQueryOnDuckDb.Open();
         DuckDb.Execute(connection, Fixture);
+        DuckDb.Execute(connection, DuckDbStatsBuilder.StatsSql(run.Metrics), ("as_of", run.AsOf.ToDateTime(TimeOnly.MinValue, DateTimeKind.Utc)),
+            ("window_start", run.WindowStart.ToDateTime(TimeOnly.MinValue, DateTimeKind.Utc)), ("window_end", run.WindowEnd.ToDateTime(TimeOnly.MinValue, DateTimeKind.Utc)));
         object Value(DateOnly date) => dateParameters ? date : date.ToDateTime(TimeOnly.MinValue, DateTimeKind.Utc);
         var parameters = sql.Contains("window_start", StringComparison.Ordinal)
             ? new (string, object?)[] { ("window_start", Value(run.WindowStart)), ("window_end", Value(run.WindowEnd)) }

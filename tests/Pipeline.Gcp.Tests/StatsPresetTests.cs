@@ -41,6 +41,8 @@ public sealed class StatsPresetTests
             Assert.Equal(row.Orders, bigQuery[user].Orders);
             Assert.Equal(row.Spend, bigQuery[user].Spend, 9);
             Assert.Equal(row.Items, bigQuery[user].Items);
+            Assert.Equal(row.DistinctOrders, bigQuery[user].DistinctOrders);
+            Assert.Equal(row.Revenue, bigQuery[user].Revenue, 9);
         }
     }
 
@@ -52,13 +54,14 @@ public sealed class StatsPresetTests
             new Dictionary<string, string> { ["order_items"] = "order_items" }), run, dateParameters: true);
 
         // User 1: orders 100 (two items, 40.00) and 101 (20.00); the cancelled item does not count. Last counted item
-        // 2022-12-31, so 1 day before as_of 2023-01-01; 2 orders; 60.00 / 2 orders = 30.00; 3 items.
-        Assert.Equal((1L, 2L, 30.0, 3L), rows[1]);
+        // 2022-12-31, so 1 day before as_of 2023-01-01; 2 orders; 60.00 / 2 orders = 30.00; 3 items of 2 distinct
+        // orders, 60.00 of revenue.
+        Assert.Equal((1L, 2L, 30.0, 3L, 2L, 60.0), rows[1]);
         // User 2: the returned item does not count: one order of 5.50 on 2022-05-01, 245 days before as_of.
-        Assert.Equal((245L, 1L, 5.5, 1L), rows[2]);
+        Assert.Equal((245L, 1L, 5.5, 1L, 1L, 5.5), rows[2]);
         // User 3 has only a returned item; user 4's items outside the window do not count.
         Assert.False(rows.ContainsKey(3));
-        Assert.Equal((365L, 1L, 12.25, 1L), rows[4]);
+        Assert.Equal((365L, 1L, 12.25, 1L, 1L, 12.25), rows[4]);
     }
 
     [Theory]
@@ -105,12 +108,13 @@ public sealed class StatsPresetTests
     private static long Count(object value) => long.Parse(Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture)!,
         System.Globalization.CultureInfo.InvariantCulture);
 
-    private static Dictionary<long, (long Days, long Orders, double Spend, long Items)> Rows(string sql, RunParameters run, bool dateParameters)
+    private static Dictionary<long, (long Days, long Orders, double Spend, long Items, long DistinctOrders, double Revenue)> Rows(
+        string sql, RunParameters run, bool dateParameters)
     {
         using var connection = BigQueryOnDuckDb.Open();
         DuckDb.Execute(connection, Fixture);
         object Value(DateOnly date) => dateParameters ? date : date.ToDateTime(TimeOnly.MinValue, DateTimeKind.Utc);
-        var result = new Dictionary<long, (long, long, double, long)>();
+        var result = new Dictionary<long, (long, long, double, long, long, double)>();
         using var command = DuckDb.Command(connection, sql,
             ("as_of", Value(run.AsOf)), ("window_start", Value(run.WindowStart)), ("window_end", Value(run.WindowEnd)));
         using var reader = command.ExecuteReader();
@@ -119,7 +123,9 @@ public sealed class StatsPresetTests
                 Convert.ToInt64(reader.GetValue(reader.GetOrdinal(Features.DaysSinceLastOrder)), System.Globalization.CultureInfo.InvariantCulture),
                 Convert.ToInt64(reader.GetValue(reader.GetOrdinal(Features.CountOrders)), System.Globalization.CultureInfo.InvariantCulture),
                 reader.GetDouble(reader.GetOrdinal(Features.AverageSpend)),
-                Convert.ToInt64(reader.GetValue(reader.GetOrdinal("items_counted")), System.Globalization.CultureInfo.InvariantCulture));
+                Convert.ToInt64(reader.GetValue(reader.GetOrdinal(BucketTables.ItemsCounted)), System.Globalization.CultureInfo.InvariantCulture),
+                Convert.ToInt64(reader.GetValue(reader.GetOrdinal(BucketTables.DistinctOrders)), System.Globalization.CultureInfo.InvariantCulture),
+                reader.GetDouble(reader.GetOrdinal(BucketTables.Revenue)));
         return result;
     }
 }

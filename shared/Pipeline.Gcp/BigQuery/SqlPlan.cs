@@ -88,8 +88,9 @@ public sealed class SqlPlan
     private const string NonFinitePrice = "(IS_NAN(sale_price) OR IS_INF(sale_price))";
 
     /// <summary>
-    /// The run's per-customer statistics (CONTRACT.md, "Customer statistics"), as a table that expires. In the same
-    /// pass it counts the order items with a non-finite <c>sale_price</c> anywhere in the source, as the embedded
+    /// The run's per-customer statistics (CONTRACT.md, "Customer statistics"), as a table that expires, with each
+    /// customer's counted items, distinct orders and revenue, which the profiles add up (the embedded backend's
+    /// columns, <see cref="BucketTables.CustomerStats"/>). In the same pass it counts the order items with a non-finite <c>sale_price</c> anywhere in the source, as the embedded
     /// backend counts bad values of its input, with one of them as an example; the summary reads the count and the
     /// stage refuses the input before anything is exported.
     /// </summary>
@@ -113,6 +114,8 @@ public sealed class SqlPlan
               {countOrders} AS count_orders,
               {averageSpend} AS average_spend,
               COUNT(*) AS items_counted,
+              COUNT(DISTINCT order_id) AS distinct_orders,
+              SUM(sale_price) AS revenue,
               COUNTIF({NonFinitePrice}) AS non_finite_prices,
               MIN(IF({NonFinitePrice}, CAST(sale_price AS STRING), NULL)) AS non_finite_price_example
             FROM {SourceTable}
@@ -567,26 +570,30 @@ public sealed class SqlPlan
 
     /// <summary>The segments' profiles (<see cref="ProfileSql"/>): the same queries as the embedded backend's, in GoogleSQL.</summary>
     private ProfileSql Profile => new(ProfileSqlDialect.BigQuery,
-        new ProfileTables(SourceTable, PredictionsTable, UsersTable, ProductsTable), _run.Metrics);
+        new ProfileTables(SourceTable, StatsTable, PredictionsTable, UsersTable, ProductsTable), _run.Metrics);
 
     private QueryParameter[] Window =>
         [QueryParameter.ForDate("window_start", _run.WindowStart), QueryParameter.ForDate("window_end", _run.WindowEnd)];
 
     public SqlStatement ProfileSegments() => Statement(Stages.Predict, "profile_segments",
-        "per segment: customers, orders, revenue, and the order items that do not join users or products",
-        Profile.Segments(), Window);
+        "per segment: customers, orders, items and revenue from the customers' statistics, and those that do not join users",
+        Profile.Segments());
 
     public SqlStatement ProfileQuartiles() => Statement(Stages.Predict, "profile_quartiles",
         "per segment and for all customers (centroid_id 0): quartiles of the three features", Profile.Quartiles());
 
     /// <summary>Customers by gender, age band, country and traffic source; null without a users table.</summary>
     public SqlStatement? ProfilePeople() => Profile.People() is { } sql
-        ? Statement(Stages.Predict, "profile_people", "per segment: customers by gender, age band, country and traffic source", sql, Window)
+        ? Statement(Stages.Predict, "profile_people", "per segment: customers by gender, age band, country and traffic source", sql)
         : null;
 
-    /// <summary>Revenue by department, category and brand; null without a products table.</summary>
+    /// <summary>
+    /// In one scan of the window's items: revenue by department, category and brand, and the items that do not join
+    /// products; null without a products table (then no profile statement reads the order items).
+    /// </summary>
     public SqlStatement? ProfileCatalogue() => Profile.Catalogue() is { } sql
-        ? Statement(Stages.Predict, "profile_catalogue", "per segment: revenue and buying customers by department, category and brand", sql, Window)
+        ? Statement(Stages.Predict, "profile_catalogue",
+            "per segment: the order items that do not join products, margin, and revenue and buying customers by department, category and brand", sql, Window)
         : null;
 
     // ---- RenderChart ------------------------------------------------------------------------------------------

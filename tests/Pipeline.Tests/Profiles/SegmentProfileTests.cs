@@ -75,7 +75,10 @@ public sealed class SegmentProfileTests
     private static ProfilesDocument Profile(StatsPreset preset, ProfileOptions options, bool users = true, bool products = true)
     {
         using var connection = Planted(users, products);
-        var sql = new ProfileSql(ProfileSqlDialect.DuckDb, new ProfileTables("order_items", "predictions", users ? "users" : null, products ? "products" : null), preset);
+        DuckDb.Execute(connection, DuckDbStatsBuilder.StatsSql(preset), ("as_of", Run(preset).AsOf.ToDateTime(TimeOnly.MinValue, DateTimeKind.Utc)),
+            ("window_start", WindowStart.ToDateTime(TimeOnly.MinValue, DateTimeKind.Utc)), ("window_end", WindowEnd.ToDateTime(TimeOnly.MinValue, DateTimeKind.Utc)));
+        var sql = new ProfileSql(ProfileSqlDialect.DuckDb,
+            new ProfileTables("order_items", "customer_stats", "predictions", users ? "users" : null, products ? "products" : null), preset);
         var facts = DuckDbSegmentProfiler.Query(connection, sql, Run(preset), users ? "users" : null, products ? "products" : null);
         return ProfileAssembler.Build("profile-run", Model(), facts, options);
     }

@@ -8,7 +8,7 @@
 -- ==== BuildStats ====
 
 -- [1] stats: per-customer statistics of the window (metrics = rfm)
--- job id: segmentation_2023_01_01_nightly_buildstats_stats_ad161c33cbca_0
+-- job id: segmentation_2023_01_01_nightly_buildstats_stats_cf7892c5ef9b_0
 -- @as_of DATE = 2023-01-01
 -- @window_start DATE = 2022-01-01
 -- @window_end DATE = 2023-01-01
@@ -21,6 +21,8 @@ SELECT
   COUNT(DISTINCT order_id) AS count_orders,
   SUM(sale_price) / COUNT(DISTINCT order_id) AS average_spend,
   COUNT(*) AS items_counted,
+  COUNT(DISTINCT order_id) AS distinct_orders,
+  SUM(sale_price) AS revenue,
   COUNTIF((IS_NAN(sale_price) OR IS_INF(sale_price))) AS non_finite_prices,
   MIN(IF((IS_NAN(sale_price) OR IS_INF(sale_price)), CAST(sale_price AS STRING), NULL)) AS non_finite_price_example
 FROM `bigquery-public-data.thelook_ecommerce.order_items`
@@ -38,7 +40,7 @@ SELECT
 FROM `my-project.segmentation.stats_2023_01_01_nightly`;
 
 -- [3] stats_export: customer_stats/part-*.parquet, exported by BigQuery into the bucket
--- job id: segmentation_2023_01_01_nightly_buildstats_stats_export_54dc2eb1d49f_0
+-- job id: segmentation_2023_01_01_nightly_buildstats_stats_export_86a4bb51c8bd_0
 EXPORT DATA OPTIONS (
   uri = 'gs://my-bucket/runs/2023-01-01-nightly/customer_stats/part-*.parquet',
   format = 'PARQUET',
@@ -49,7 +51,10 @@ SELECT
   CAST(user_id AS INT64) AS user_id,
   CAST(days_since_last_order AS INT64) AS days_since_last_order,
   CAST(count_orders AS INT64) AS count_orders,
-  CAST(average_spend AS FLOAT64) AS average_spend
+  CAST(average_spend AS FLOAT64) AS average_spend,
+  CAST(items_counted AS INT64) AS items_counted,
+  CAST(distinct_orders AS INT64) AS distinct_orders,
+  CAST(revenue AS FLOAT64) AS revenue
 FROM `my-project.segmentation.stats_2023_01_01_nightly`;
 
 -- ==== TrainModel ====
@@ -330,20 +335,15 @@ SELECT user_id
 FROM `my-project.segmentation.predictions_2023_01_01_nightly`
 WHERE centroid_id = @centroid_id AND NOT control_group;
 
--- [25] profile_segments: per segment: customers, orders, revenue, and the order items that do not join users or products
--- job id: segmentation_2023_01_01_nightly_predict_profile_segments_8e4ac1c0024b_0
--- @window_start DATE = 2022-01-01
--- @window_end DATE = 2023-01-01
+-- [25] profile_segments: per segment: customers, orders, items and revenue from the customers' statistics, and those that do not join users
+-- job id: segmentation_2023_01_01_nightly_predict_profile_segments_f0add0fb1be9_0
 WITH
-  items AS (
-    SELECT user_id, order_id, product_id, sale_price
-    FROM `bigquery-public-data.thelook_ecommerce.order_items`
-    WHERE created_at >= TIMESTAMP(@window_start)
-      AND created_at < TIMESTAMP(@window_end)
-      AND status NOT IN ('Cancelled', 'Returned')),
   customers AS (
     SELECT user_id, centroid_id
     FROM `my-project.segmentation.predictions_2023_01_01_nightly`),
+  stats AS (
+    SELECT user_id, items_counted, distinct_orders, revenue
+    FROM `my-project.segmentation.stats_2023_01_01_nightly`),
   people AS (
     SELECT
       id AS user_id,
@@ -352,31 +352,18 @@ WITH
       ANY_VALUE(CAST(country AS STRING)) AS country,
       ANY_VALUE(CAST(traffic_source AS STRING)) AS traffic_source
     FROM `bigquery-public-data.thelook_ecommerce.users`
-    GROUP BY id),
-  catalogue AS (
-    SELECT
-      id AS product_id,
-      ANY_VALUE(CAST(department AS STRING)) AS department,
-      ANY_VALUE(CAST(category AS STRING)) AS category,
-      ANY_VALUE(CAST(brand AS STRING)) AS brand,
-      ANY_VALUE(CAST(cost AS FLOAT64)) AS cost
-    FROM `bigquery-public-data.thelook_ecommerce.products`
     GROUP BY id)
 SELECT
   c.centroid_id,
-  COUNT(DISTINCT i.user_id) AS customers,
-  COUNT(DISTINCT i.order_id) AS orders,
-  COUNT(*) AS items,
-  SUM(i.sale_price) AS revenue,
-  SUM(CASE WHEN u.user_id IS NULL THEN 1 ELSE 0 END) AS items_without_user,
-  COUNT(DISTINCT CASE WHEN u.user_id IS NULL THEN i.user_id END) AS customers_without_user,
-  SUM(CASE WHEN p.product_id IS NULL THEN 1 ELSE 0 END) AS items_without_product,
-  CAST(SUM(CASE WHEN p.product_id IS NULL THEN 0 ELSE i.sale_price END) AS FLOAT64) AS product_revenue,
-  CAST(SUM(CASE WHEN p.product_id IS NULL THEN 0 ELSE p.cost END) AS FLOAT64) AS cost
-FROM items AS i
-JOIN customers AS c ON c.user_id = i.user_id
-LEFT JOIN people AS u ON u.user_id = i.user_id
-LEFT JOIN catalogue AS p ON p.product_id = i.product_id
+  COUNT(*) AS customers,
+  SUM(s.distinct_orders) AS orders,
+  SUM(s.items_counted) AS items,
+  SUM(s.revenue) AS revenue,
+  SUM(CASE WHEN u.user_id IS NULL THEN s.items_counted ELSE 0 END) AS items_without_user,
+  SUM(CASE WHEN u.user_id IS NULL THEN 1 ELSE 0 END) AS customers_without_user
+FROM customers AS c
+JOIN stats AS s ON s.user_id = c.user_id
+LEFT JOIN people AS u ON u.user_id = c.user_id
 GROUP BY c.centroid_id
 ORDER BY c.centroid_id;
 
@@ -410,16 +397,8 @@ FROM `my-project.segmentation.predictions_2023_01_01_nightly`
 ORDER BY centroid_id;
 
 -- [27] profile_people: per segment: customers by gender, age band, country and traffic source
--- job id: segmentation_2023_01_01_nightly_predict_profile_people_d490d2295cef_0
--- @window_start DATE = 2022-01-01
--- @window_end DATE = 2023-01-01
+-- job id: segmentation_2023_01_01_nightly_predict_profile_people_d6ff8846ae46_0
 WITH
-  items AS (
-    SELECT user_id, order_id, product_id, sale_price
-    FROM `bigquery-public-data.thelook_ecommerce.order_items`
-    WHERE created_at >= TIMESTAMP(@window_start)
-      AND created_at < TIMESTAMP(@window_end)
-      AND status NOT IN ('Cancelled', 'Returned')),
   customers AS (
     SELECT user_id, centroid_id
     FROM `my-project.segmentation.predictions_2023_01_01_nightly`),
@@ -431,15 +410,6 @@ WITH
       ANY_VALUE(CAST(country AS STRING)) AS country,
       ANY_VALUE(CAST(traffic_source AS STRING)) AS traffic_source
     FROM `bigquery-public-data.thelook_ecommerce.users`
-    GROUP BY id),
-  catalogue AS (
-    SELECT
-      id AS product_id,
-      ANY_VALUE(CAST(department AS STRING)) AS department,
-      ANY_VALUE(CAST(category AS STRING)) AS category,
-      ANY_VALUE(CAST(brand AS STRING)) AS brand,
-      ANY_VALUE(CAST(cost AS FLOAT64)) AS cost
-    FROM `bigquery-public-data.thelook_ecommerce.products`
     GROUP BY id)
 SELECT c.centroid_id, 'gender' AS dimension, COALESCE(u.gender, '(unknown)') AS value, COUNT(*) AS customers
 FROM customers AS c
@@ -462,29 +432,20 @@ JOIN people AS u ON u.user_id = c.user_id
 GROUP BY 1, 2, 3
 ORDER BY centroid_id, dimension, value;
 
--- [28] profile_catalogue: per segment: revenue and buying customers by department, category and brand
--- job id: segmentation_2023_01_01_nightly_predict_profile_catalogue_cc53a3b94393_0
+-- [28] profile_catalogue: per segment: the order items that do not join products, margin, and revenue and buying customers by department, category and brand
+-- job id: segmentation_2023_01_01_nightly_predict_profile_catalogue_b7f40f855e34_0
 -- @window_start DATE = 2022-01-01
 -- @window_end DATE = 2023-01-01
 WITH
+  customers AS (
+    SELECT user_id, centroid_id
+    FROM `my-project.segmentation.predictions_2023_01_01_nightly`),
   items AS (
-    SELECT user_id, order_id, product_id, sale_price
+    SELECT user_id, product_id, sale_price
     FROM `bigquery-public-data.thelook_ecommerce.order_items`
     WHERE created_at >= TIMESTAMP(@window_start)
       AND created_at < TIMESTAMP(@window_end)
       AND status NOT IN ('Cancelled', 'Returned')),
-  customers AS (
-    SELECT user_id, centroid_id
-    FROM `my-project.segmentation.predictions_2023_01_01_nightly`),
-  people AS (
-    SELECT
-      id AS user_id,
-      ANY_VALUE(CAST(gender AS STRING)) AS gender,
-      ANY_VALUE(CASE WHEN age >= 65 THEN '65+' WHEN age >= 55 THEN '55–64' WHEN age >= 45 THEN '45–54' WHEN age >= 35 THEN '35–44' WHEN age >= 25 THEN '25–34' WHEN age >= 18 THEN '18–24' WHEN age >= 0 THEN 'under 18' END) AS age_band,
-      ANY_VALUE(CAST(country AS STRING)) AS country,
-      ANY_VALUE(CAST(traffic_source AS STRING)) AS traffic_source
-    FROM `bigquery-public-data.thelook_ecommerce.users`
-    GROUP BY id),
   catalogue AS (
     SELECT
       id AS product_id,
@@ -493,27 +454,34 @@ WITH
       ANY_VALUE(CAST(brand AS STRING)) AS brand,
       ANY_VALUE(CAST(cost AS FLOAT64)) AS cost
     FROM `bigquery-public-data.thelook_ecommerce.products`
-    GROUP BY id)
-SELECT c.centroid_id, 'department' AS dimension, COALESCE(p.department, '(unknown)') AS value,
-  COUNT(DISTINCT i.user_id) AS customers, SUM(i.sale_price) AS revenue
-FROM items AS i
-JOIN customers AS c ON c.user_id = i.user_id
-JOIN catalogue AS p ON p.product_id = i.product_id
-GROUP BY 1, 2, 3
-UNION ALL
-SELECT c.centroid_id, 'category' AS dimension, COALESCE(p.category, '(unknown)') AS value,
-  COUNT(DISTINCT i.user_id) AS customers, SUM(i.sale_price) AS revenue
-FROM items AS i
-JOIN customers AS c ON c.user_id = i.user_id
-JOIN catalogue AS p ON p.product_id = i.product_id
-GROUP BY 1, 2, 3
-UNION ALL
-SELECT c.centroid_id, 'brand' AS dimension, COALESCE(p.brand, '(unknown)') AS value,
-  COUNT(DISTINCT i.user_id) AS customers, SUM(i.sale_price) AS revenue
-FROM items AS i
-JOIN customers AS c ON c.user_id = i.user_id
-JOIN catalogue AS p ON p.product_id = i.product_id
-GROUP BY 1, 2, 3
+    GROUP BY id),
+  counted AS (
+    SELECT
+      c.centroid_id,
+      i.user_id,
+      i.sale_price,
+      p.product_id IS NOT NULL AS found,
+      p.cost,
+      CASE WHEN p.product_id IS NULL THEN NULL ELSE COALESCE(p.department, '(unknown)') END AS department,
+      CASE WHEN p.product_id IS NULL THEN NULL ELSE COALESCE(p.category, '(unknown)') END AS category,
+      CASE WHEN p.product_id IS NULL THEN NULL ELSE COALESCE(p.brand, '(unknown)') END AS brand
+    FROM items AS i
+    JOIN customers AS c ON c.user_id = i.user_id
+    LEFT JOIN catalogue AS p ON p.product_id = i.product_id)
+SELECT *
+FROM (
+  SELECT
+    centroid_id,
+    CASE WHEN GROUPING(department) = 0 THEN 'department' WHEN GROUPING(category) = 0 THEN 'category' WHEN GROUPING(brand) = 0 THEN 'brand' END AS dimension,
+    COALESCE(department, category, brand) AS value,
+    COUNT(DISTINCT user_id) AS customers,
+    SUM(sale_price) AS revenue,
+    SUM(CASE WHEN found THEN 0 ELSE 1 END) AS items_without_product,
+    CAST(SUM(CASE WHEN found THEN sale_price ELSE 0 END) AS FLOAT64) AS product_revenue,
+    CAST(SUM(CASE WHEN found THEN cost ELSE 0 END) AS FLOAT64) AS cost
+  FROM counted
+  GROUP BY GROUPING SETS ((centroid_id), (centroid_id, department), (centroid_id, category), (centroid_id, brand)))
+WHERE dimension IS NULL OR value IS NOT NULL
 ORDER BY centroid_id, dimension, value;
 
 -- ==== RenderChart ====
