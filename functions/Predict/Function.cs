@@ -21,14 +21,12 @@ public sealed class Function(StageExecutor stage, ISegmentationEngine engine, Se
         {
             var runId = trained.RunId;
             var model = await models.ReadAsync(trained.ModelObject, ct);
-            var sizes = await engine.PredictAsync(trained.Parameters, model, ct);
+            var (sizes, movement, audiences) = await engine.PredictAllAsync(trained.Parameters, model, ct);
             var predictions = BucketLayout.Predictions(runId);
 
-            var movement = await engine.MovementAsync(trained.Parameters, model, sizes, ct);
             var migration = movement.Migration;
             await bucket.WriteAsync(BucketLayout.MigrationCsv(runId), MigrationMatrix.ToCsv(migration), ContentTypes.Csv, null, ct);
             await bucket.WriteAsync(BucketLayout.MigrationJson(runId), PipelineJson.Serialize(migration, indented: true), ContentTypes.Json, null, ct);
-            var audiences = await engine.WriteAudiencesAsync(trained.Parameters, model, ct);
 
             var previous = migration.PreviousRunId is { } previousRun ? await models.ReadAsync(BucketLayout.Model(previousRun), ct) : null;
             var verdict = QualityGateRules.Evaluate(gate.Value, model, previous, migration, movement.NewestOrderDays);

@@ -29,6 +29,9 @@ public static class ControlGroup
     /// The id is first reduced to 32 bits, so ids near the 64-bit limit do not overflow the SQL's INT64 arithmetic
     /// (for ids below 2^32 this is <see cref="HoldOutSplit.Bucket"/> exactly).
     /// </summary>
-    public static bool Contains(long userId, string salt, double share) =>
-        HoldOutSplit.Bucket(Math.Abs(userId) % HoldOutSplit.Modulus, SaltSeed(salt)) < Threshold(share);
+    public static bool Contains(long userId, string salt, double share) => Contains(userId, SaltSeed(salt), Threshold(share));
+
+    /// <summary><see cref="Contains(long, string, double)"/> with the salt's seed and the threshold worked out once, for millions of ids.</summary>
+    public static bool Contains(long userId, int saltSeed, long threshold) =>
+        HoldOutSplit.Bucket(Math.Abs(userId) % HoldOutSplit.Modulus, saltSeed) < threshold;
 }

@@ -8,6 +8,9 @@ public sealed record StatsSummary(long Customers, long ItemsCounted, string Stat
 /// <param name="ControlGroup">Customers in the marketing control group.</param>
 public sealed record SegmentMovement(SegmentMigration Migration, long NewestOrderDays, long ControlGroup);
 
+/// <summary>What <see cref="ISegmentationEngine.PredictAllAsync"/> did: the segment sizes, the movement and the audience files.</summary>
+public sealed record PredictionOutcome(IReadOnlyList<SegmentSize> Sizes, SegmentMovement Movement, IReadOnlyList<AudienceFile> Audiences);
+
 /// <summary>One segment's audience file and how many user ids it lists.</summary>
 public sealed record AudienceFile(int CentroidId, string Segment, string ObjectName, long Customers);
 
@@ -46,6 +49,19 @@ public interface ISegmentationEngine
 
     /// <summary>Writes <c>audiences/{segment}.csv</c> for every segment: its user ids, the control group left out.</summary>
     Task<IReadOnlyList<AudienceFile>> WriteAudiencesAsync(RunParameters parameters, SegmentModel model, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Predict's warehouse side as one call: <see cref="PredictAsync"/>, <see cref="MovementAsync"/> and
+    /// <see cref="WriteAudiencesAsync"/> in turn, unless a backend can share the work between them (the embedded one
+    /// keeps the predictions in memory for the other two).
+    /// </summary>
+    async Task<PredictionOutcome> PredictAllAsync(RunParameters parameters, SegmentModel model, CancellationToken cancellationToken)
+    {
+        var sizes = await PredictAsync(parameters, model, cancellationToken);
+        var movement = await MovementAsync(parameters, model, sizes, cancellationToken);
+        var audiences = await WriteAudiencesAsync(parameters, model, cancellationToken);
+        return new PredictionOutcome(sizes, movement, audiences);
+    }
 
     /// <summary>At most <paramref name="maxPoints"/> customers, drawn so that small segments still show.</summary>
     Task<IReadOnlyList<ChartPoint>> SampleForChartAsync(RunParameters parameters, int maxPoints, CancellationToken cancellationToken);

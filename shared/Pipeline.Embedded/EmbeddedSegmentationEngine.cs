@@ -34,25 +34,116 @@ public sealed class EmbeddedSegmentationEngine(
     public Task<IReadOnlyList<SegmentSize>> PredictAsync(RunParameters parameters, SegmentModel model, CancellationToken cancellationToken) =>
         Task.Run<IReadOnlyList<SegmentSize>>(async () =>
         {
-            using var stats = await bucket.OpenLocalPartsAsync(BucketLayout.CustomerStats(parameters.RunId), cancellationToken);
-            var previous = await PreviousRunAsync(model, cancellationToken);
-            using var previousParts = previous is null ? null : await bucket.OpenLocalPartsAsync(BucketLayout.Predictions(previous.RunId), cancellationToken);
-            using var connection = DuckDb.Open(options.Value);
-            var customers = model.TrainingCustomers + model.TestCustomers;
-            DuckDbProgress.Run(connection, _progress,
-                percentage => new StageProgress(parameters.RunId, Stages.Predict, AssigningStep, (long)Math.Round(customers * percentage / 100), customers, "customers"),
-                () => DuckDb.Execute(connection, $"CREATE TEMP TABLE predictions AS {PredictionSql(model, DuckDb.ReadParquet(stats))}"));
-            var predictions = BucketLayout.Predictions(parameters.RunId);
-            DuckDbStatsBuilder.RequireFinite(connection, Stages.Predict, predictions, "predictions", "distance");
-            var previousTable = previousParts is null ? null : PreviousSegmentsSql(connection, DuckDb.ReadParquet(previousParts), previous!.AsOf);
-            await ParquetExport.WriteAsync(connection,
-                MovementSql("predictions", previousTable, parameters.AsOf, audiences.Value), bucket, predictions, cancellationToken);
-
-            var sizes = SegmentSizes(connection, "predictions", model.Centroids.ToDictionary(c => c.CentroidId, c => c.Segment));
-            _progress.Report(new StageProgress(parameters.RunId, Stages.Predict, AssigningStep, sizes.Sum(s => s.Customers), customers, "customers",
-                string.Create(CultureInfo.InvariantCulture, $"{model.K} segments, predictions written"), Final: true));
-            return sizes;
+            using var predicted = await PredictTableAsync(parameters, model, cancellationToken);
+            return predicted.Sizes;
         }, cancellationToken);
+
+    /// <summary>
+    /// Predict's whole work on one DuckDB connection: the predictions are assigned and written once and stay in
+    /// memory for the movement and the audiences, instead of being read back from their Parquet part twice.
+    /// </summary>
+    public Task<PredictionOutcome> PredictAllAsync(RunParameters parameters, SegmentModel model, CancellationToken cancellationToken) =>
+        Task.Run(async () =>
+        {
+            using var predicted = await PredictTableAsync(parameters, model, cancellationToken);
+            var movement = Movement(predicted.Connection, PredictionsTable, parameters, predicted.Previous, predicted.Sizes);
+            var audiences = await WriteAudiencesAsync(predicted.Connection, PredictionsTable, parameters, model, cancellationToken);
+            return new PredictionOutcome(predicted.Sizes, movement, audiences);
+        }, cancellationToken);
+
+    private const string PredictionsTable = "predictions";
+
+    /// <summary>
+    /// Assigns every customer in process (<see cref="NearestCentroids"/>, with the control group), joins the
+    /// assignments to the statistics by position, adds the movement columns, keeps the result as the
+    /// <c>predictions</c> table and writes it as the run's <c>predictions/</c>.
+    /// </summary>
+    private async Task<PredictedRun> PredictTableAsync(RunParameters parameters, SegmentModel model, CancellationToken cancellationToken)
+    {
+        var stats = await bucket.OpenLocalPartsAsync(BucketLayout.CustomerStats(parameters.RunId), cancellationToken);
+        var previous = await PreviousRunAsync(model, cancellationToken);
+        var previousParts = previous is null ? null : await bucket.OpenLocalPartsAsync(BucketLayout.Predictions(previous.RunId), cancellationToken);
+        var predicted = new PredictedRun(DuckDb.Open(options.Value), stats, previousParts, previous is null ? null : (previous, DuckDb.ReadParquet(previousParts!)));
+        try
+        {
+            var connection = predicted.Connection;
+            var statsTable = DuckDb.ReadParquet(stats);
+            var customers = ReadStats(connection, statsTable);
+            var total = customers.Count;
+            _progress.Report(new StageProgress(parameters.RunId, Stages.Predict, AssigningStep, 0, total, "customers"));
+            var userIds = customers.UserIds;
+            var centroids = StandardizeAsPredictionSql(connection, statsTable, model, customers);
+            var previousTable = predicted.Previous is { } p ? PreviousSegmentsSql(connection, p.Table, p.Run.AsOf) : null;
+            if (centroids is null)
+            {
+                // An integer feature spread too wide to tabulate: DuckDB computes the same assignments, only slower.
+                DuckDb.Execute(connection, $"CREATE TEMP TABLE {PredictionsTable} AS {MovementSql($"({PredictionSql(model, statsTable)})", previousTable, parameters.AsOf, audiences.Value)}");
+            }
+            else
+            {
+                var assignments = NearestCentroids.Assign(customers.Values, centroids, model.Centroids.Select(c => (long)c.CentroidId).Order().ToList());
+                AppendAssignments(connection, userIds, assignments, audiences.Value);
+                cancellationToken.ThrowIfCancellationRequested();
+                var assigned = $"""
+                    (SELECT s.user_id, a.centroid_id, a.distance, {SegmentNameSql(model, "a.centroid_id")} AS segment,
+                        s.days_since_last_order, s.count_orders, s.average_spend, a.control_group AS {ControlGroupColumn}
+                     FROM {statsTable} AS s POSITIONAL JOIN {AssignmentsTable} AS a)
+                    """;
+                DuckDb.Execute(connection, $"CREATE TEMP TABLE {PredictionsTable} AS {MovementSql(assigned, previousTable, parameters.AsOf, audiences.Value, ControlGroupColumn)}");
+                DuckDb.Execute(connection, $"DROP TABLE {AssignmentsTable}");
+            }
+            var predictions = BucketLayout.Predictions(parameters.RunId);
+            DuckDbStatsBuilder.RequireFinite(connection, Stages.Predict, predictions, PredictionsTable, "distance");
+            await ParquetExport.WriteAsync(connection, $"SELECT * FROM {PredictionsTable}", bucket, predictions, cancellationToken);
+
+            predicted.Sizes = SegmentSizes(connection, PredictionsTable, model.Centroids.ToDictionary(c => c.CentroidId, c => c.Segment));
+            _progress.Report(new StageProgress(parameters.RunId, Stages.Predict, AssigningStep, predicted.Sizes.Sum(s => s.Customers), total, "customers",
+                string.Create(CultureInfo.InvariantCulture, $"{model.K} segments, predictions written"), Final: true));
+            return predicted;
+        }
+        catch
+        {
+            predicted.Dispose();
+            throw;
+        }
+    }
+
+    private const string AssignmentsTable = "assignments";
+    private const string ControlGroupColumn = "in_control_group";
+
+    /// <summary>
+    /// The in-process assignments as a DuckDB table, in the statistics' row order (a positional join puts them
+    /// beside their customers): DuckDB's appender takes a value at a time without building SQL text.
+    /// </summary>
+    private static void AppendAssignments(DuckDBConnection connection, long[] userIds, SegmentAssignments assignments, AudienceOptions audiences)
+    {
+        DuckDb.Execute(connection, $"CREATE TABLE {AssignmentsTable} (centroid_id BIGINT, distance DOUBLE, control_group BOOLEAN)");
+        var seed = ControlGroup.SaltSeed(audiences.ControlGroupSalt);
+        var threshold = ControlGroup.Threshold(audiences.ControlGroupShare);
+        using var appender = connection.CreateAppender(AssignmentsTable);
+        for (var i = 0; i < userIds.Length; i++)
+            appender.CreateRow()
+                .AppendValue(assignments.CentroidIds[i])
+                .AppendValue(assignments.Distances[i])
+                .AppendValue(ControlGroup.Contains(userIds[i], seed, threshold))
+                .EndRow();
+    }
+
+    /// <summary>A stage's predictions held in one DuckDB connection, with the parts it reads kept open.</summary>
+    private sealed class PredictedRun(DuckDBConnection connection, LocalParts stats, LocalParts? previousParts,
+        (PreviousRun Run, string Table)? previous) : IDisposable
+    {
+        public DuckDBConnection Connection { get; } = connection;
+        public (PreviousRun Run, string Table)? Previous { get; } = previous;
+        public IReadOnlyList<SegmentSize> Sizes { get; set; } = [];
+
+        public void Dispose()
+        {
+            Connection.Dispose();
+            stats.Dispose();
+            previousParts?.Dispose();
+        }
+    }
 
     public Task<IReadOnlyList<ChartPoint>> SampleForChartAsync(RunParameters parameters, int maxPoints, CancellationToken cancellationToken) =>
         Task.Run<IReadOnlyList<ChartPoint>>(async () =>
@@ -81,47 +172,71 @@ public sealed class EmbeddedSegmentationEngine(
             using var current = await bucket.OpenLocalPartsAsync(BucketLayout.Predictions(parameters.RunId), cancellationToken);
             using var previousParts = previous is null ? null : await bucket.OpenLocalPartsAsync(BucketLayout.Predictions(previous.RunId), cancellationToken);
             using var connection = DuckDb.Open(options.Value);
-            var table = DuckDb.ReadParquet(current);
-
-            var newest = DuckDb.Scalar<long>(connection, $"SELECT coalesce(min(days_since_last_order), 0) FROM {table}");
-            var control = DuckDb.Scalar<long>(connection, $"SELECT count(*) FILTER (WHERE control_group) FROM {table}");
-            MigrationMatrix.PreviousRun? before = null;
-            var flows = new List<MigrationFlow>();
-            if (previousParts is not null)
-            {
-                var previousTable = DuckDb.ReadParquet(previousParts);
-                before = new MigrationMatrix.PreviousRun(previous!.RunId, previous.AsOf, SegmentSizes(connection, previousTable, null));
-                // Returning and new customers by their previous segment; then last run's customers absent now.
-                using var command = DuckDb.Command(connection, $"""
-                    SELECT previous_segment_id, centroid_id, count(*) FROM {table} GROUP BY ALL
-                    UNION ALL
-                    SELECT p.centroid_id, NULL, count(*) FROM {previousTable} AS p ANTI JOIN {table} AS c ON c.user_id = p.user_id GROUP BY ALL
-                    """);
-                using var reader = command.ExecuteReader();
-                while (reader.Read())
-                    flows.Add(new MigrationFlow(reader.IsDBNull(0) ? null : Convert.ToInt32(reader.GetValue(0), CultureInfo.InvariantCulture),
-                        reader.IsDBNull(1) ? null : Convert.ToInt32(reader.GetValue(1), CultureInfo.InvariantCulture), reader.GetInt64(2)));
-            }
-            return new SegmentMovement(MigrationMatrix.Build(parameters.RunId, parameters.AsOf, before, sizes, flows), newest, control);
+            return Movement(connection, DuckDb.ReadParquet(current), parameters,
+                previous is null ? null : (previous, DuckDb.ReadParquet(previousParts!)), sizes);
         }, cancellationToken);
+
+    /// <param name="table">This run's predictions (a table, or a table expression over its parts).</param>
+    /// <param name="previous">The previous run and its predictions as a table expression.</param>
+    private static SegmentMovement Movement(DuckDBConnection connection, string table, RunParameters parameters,
+        (PreviousRun Run, string Table)? previous, IReadOnlyList<SegmentSize> sizes)
+    {
+        long newest, control;
+        using (var command = DuckDb.Command(connection,
+            $"SELECT coalesce(min(days_since_last_order), 0), count(*) FILTER (WHERE control_group) FROM {table}"))
+        using (var reader = command.ExecuteReader())
+        {
+            reader.Read();
+            newest = Convert.ToInt64(reader.GetValue(0), CultureInfo.InvariantCulture);
+            control = reader.GetInt64(1);
+        }
+        MigrationMatrix.PreviousRun? before = null;
+        var flows = new List<MigrationFlow>();
+        if (previous is { } p)
+        {
+            before = new MigrationMatrix.PreviousRun(p.Run.RunId, p.Run.AsOf, SegmentSizes(connection, p.Table, null));
+            // Returning and new customers by their previous segment; then last run's customers absent now.
+            using var command = DuckDb.Command(connection, $"""
+                SELECT previous_segment_id, centroid_id, count(*) FROM {table} GROUP BY ALL
+                UNION ALL
+                SELECT p.centroid_id, NULL, count(*) FROM {p.Table} AS p ANTI JOIN {table} AS c ON c.user_id = p.user_id GROUP BY ALL
+                """);
+            using var reader = command.ExecuteReader();
+            while (reader.Read())
+                flows.Add(new MigrationFlow(reader.IsDBNull(0) ? null : Convert.ToInt32(reader.GetValue(0), CultureInfo.InvariantCulture),
+                    reader.IsDBNull(1) ? null : Convert.ToInt32(reader.GetValue(1), CultureInfo.InvariantCulture), reader.GetInt64(2)));
+        }
+        return new SegmentMovement(MigrationMatrix.Build(parameters.RunId, parameters.AsOf, before, sizes, flows), newest, control);
+    }
 
     public Task<IReadOnlyList<AudienceFile>> WriteAudiencesAsync(RunParameters parameters, SegmentModel model, CancellationToken cancellationToken) =>
         Task.Run<IReadOnlyList<AudienceFile>>(async () =>
         {
             using var current = await bucket.OpenLocalPartsAsync(BucketLayout.Predictions(parameters.RunId), cancellationToken);
             using var connection = DuckDb.Open(options.Value);
-            var table = DuckDb.ReadParquet(current);
-            var files = new List<AudienceFile>();
-            foreach (var centroid in model.Centroids.OrderBy(c => c.CentroidId))
-            {
-                var objectName = BucketLayout.Audience(parameters.RunId, centroid.Segment);
-                var query = $"SELECT user_id FROM {table} WHERE centroid_id = {centroid.CentroidId} AND NOT control_group ORDER BY user_id";
-                await ParquetExport.WriteCsvAsync(connection, query, bucket, objectName, cancellationToken);
-                var customers = DuckDb.Scalar<long>(connection, $"SELECT count(*) FROM ({query})");
-                files.Add(new AudienceFile(centroid.CentroidId, centroid.Segment, objectName, customers));
-            }
-            return files;
+            // The parts once into memory: every audience then reads the table, not the Parquet again.
+            DuckDb.Execute(connection, $"CREATE TEMP TABLE {PredictionsTable} AS SELECT user_id, centroid_id, control_group FROM {DuckDb.ReadParquet(current)}");
+            return await WriteAudiencesAsync(connection, PredictionsTable, parameters, model, cancellationToken);
         }, cancellationToken);
+
+    private async Task<IReadOnlyList<AudienceFile>> WriteAudiencesAsync(DuckDBConnection connection, string table, RunParameters parameters,
+        SegmentModel model, CancellationToken cancellationToken)
+    {
+        var counts = new Dictionary<long, long>();
+        using (var command = DuckDb.Command(connection, $"SELECT centroid_id, count(*) FROM {table} WHERE NOT control_group GROUP BY centroid_id"))
+        using (var reader = command.ExecuteReader())
+            while (reader.Read()) counts[reader.GetInt64(0)] = reader.GetInt64(1);
+        var files = new List<AudienceFile>();
+        foreach (var centroid in model.Centroids.OrderBy(c => c.CentroidId))
+        {
+            var objectName = BucketLayout.Audience(parameters.RunId, centroid.Segment);
+            await ParquetExport.WriteCsvAsync(connection,
+                $"SELECT user_id FROM {table} WHERE centroid_id = {centroid.CentroidId} AND NOT control_group ORDER BY user_id",
+                bucket, objectName, cancellationToken);
+            files.Add(new AudienceFile(centroid.CentroidId, centroid.Segment, objectName, counts.GetValueOrDefault(centroid.CentroidId)));
+        }
+        return files;
+    }
 
     /// <summary>
     /// The run this run's movement is measured against: the previous completed run its model was matched to, when
@@ -175,13 +290,28 @@ public sealed class EmbeddedSegmentationEngine(
     /// seeded by the salt (<see cref="ControlGroup"/>).
     /// </summary>
     /// <param name="previousSegments">A query of (user_id, centroid_id, segment_since), or null for the first run.</param>
-    public static string MovementSql(string predictionsTable, string? previousSegments, DateOnly asOf, AudienceOptions audiences)
+    /// <param name="controlGroupColumn">A boolean column of the predictions that already holds the control group
+    /// (computed in process by <see cref="ControlGroup"/>), left out of the result; null computes it here.</param>
+    public static string MovementSql(string predictionsTable, string? previousSegments, DateOnly asOf, AudienceOptions audiences,
+        string? controlGroupColumn = null)
     {
         var previous = previousSegments
             ?? "SELECT CAST(NULL AS BIGINT) AS user_id, CAST(NULL AS BIGINT) AS centroid_id, CAST(NULL AS DATE) AS segment_since WHERE false";
         var seed = ControlGroup.SaltSeed(audiences.ControlGroupSalt).ToString(CultureInfo.InvariantCulture);
         var threshold = ControlGroup.Threshold(audiences.ControlGroupShare).ToString(CultureInfo.InvariantCulture);
         var today = DateLiteral(asOf);
+        if (controlGroupColumn is not null)
+            return $"""
+                WITH previous AS ({previous})
+                SELECT
+                  p.* EXCLUDE ({controlGroupColumn}),
+                  CAST(prev.centroid_id AS BIGINT) AS previous_segment_id,
+                  CASE WHEN prev.centroid_id = p.centroid_id THEN prev.segment_since ELSE {today} END AS segment_since,
+                  {today} AS run_as_of,
+                  p.{controlGroupColumn} AS control_group
+                FROM {predictionsTable} AS p LEFT JOIN previous AS prev ON prev.user_id = p.user_id
+                ORDER BY p.user_id
+                """;
         return $"""
             WITH
               previous AS ({previous}),
@@ -234,18 +364,13 @@ public sealed class EmbeddedSegmentationEngine(
         var ordered = model.Centroids.OrderBy(c => c.CentroidId).ToList();
         if (ordered.Select(c => c.CentroidId).SequenceEqual(Enumerable.Range(1, ordered.Count)) is false)
             throw new InvalidDataException("centroid ids must be 1..k");
-        string[] columns = [Features.DaysSinceLastOrder, Features.CountOrders, Features.AverageSpend];
-        string Z(int f) => model.Standardization.StdDevs[f] > 0
-            ? $"({columns[f]} - {DuckDb.Number(model.Standardization.Means[f])}) / {DuckDb.Number(model.Standardization.StdDevs[f])}"
-            : "0.0";
-        string Delta(Centroid c, int f) => $"(z{f} - {DuckDb.Number(model.Standardization.Standardize(f, c[f]))})";
+        string Delta(Centroid c, int f) => $"(z{f} - {StandardizedCentroidSql(model, c, f)})";
         var squared = string.Join(",\n            ", ordered.Select(c =>
             string.Join(" + ", Enumerable.Range(0, 3).Select(f => $"{Delta(c, f)} * {Delta(c, f)}")) + $" AS d{c.CentroidId}"));
         var all = string.Join(", ", ordered.Select(c => $"d{c.CentroidId}"));
         var nearest = string.Join(" ", ordered.Select(c => $"WHEN d{c.CentroidId} = d_min THEN {c.CentroidId}"));
-        var names = string.Join(" ", ordered.Select(c => $"WHEN {c.CentroidId} THEN {DuckDb.Literal(c.Segment)}"));
         return $"""
-            SELECT user_id, centroid_id, distance, CASE centroid_id {names} END AS segment,
+            SELECT user_id, centroid_id, distance, {SegmentNameSql(model, "centroid_id")} AS segment,
                 days_since_last_order, count_orders, average_spend
             FROM (
                 SELECT user_id, CAST(CASE {nearest} END AS BIGINT) AS centroid_id, sqrt(d_min) AS distance,
@@ -256,7 +381,7 @@ public sealed class EmbeddedSegmentationEngine(
                         SELECT user_id, days_since_last_order, count_orders, average_spend,
                             {squared}
                         FROM (
-                            SELECT *, {string.Join(", ", Enumerable.Range(0, 3).Select(f => $"{Z(f)} AS z{f}"))}
+                            SELECT *, {string.Join(", ", Enumerable.Range(0, 3).Select(f => $"{StandardizedSql(model, f)} AS z{f}"))}
                             FROM {statsTable}
                         )
                     )
@@ -265,11 +390,98 @@ public sealed class EmbeddedSegmentationEngine(
             """;
     }
 
+    /// <summary>A feature column in standardized units, as SQL.</summary>
+    private static string StandardizedSql(SegmentModel model, int feature) => model.Standardization.StdDevs[feature] > 0
+        ? $"({Features.All[feature]} - {DuckDb.Number(model.Standardization.Means[feature])}) / {DuckDb.Number(model.Standardization.StdDevs[feature])}"
+        : "0.0";
+
+    /// <summary>A centroid's coordinate in standardized units, as a SQL literal.</summary>
+    private static string StandardizedCentroidSql(SegmentModel model, Centroid centroid, int feature) =>
+        DuckDb.Number(model.Standardization.Standardize(feature, centroid[feature]));
+
+    /// <summary>
+    /// Standardizes the customers in place and returns the centroids in standardized units (in id order), as the
+    /// doubles <see cref="PredictionSql"/> computes: DuckDB reads a literal such as 163.88153286512394 as a
+    /// DECIMAL, subtracts it from an integer column exactly and turns decimals into doubles its own way, which is
+    /// not always the nearest double. So DuckDB computes an integer feature's standardized value once per value
+    /// in its range, and a double feature is standardized with DuckDB's own readings of the mean and deviation.
+    /// Null when a feature's range is too wide to tabulate or its type is neither (then only the SQL will do).
+    /// </summary>
+    private static double[]? StandardizeAsPredictionSql(DuckDBConnection connection, string statsTable, SegmentModel model, CustomerFeatures customers)
+    {
+        const int d = CustomerFeatures.Dimensions;
+        var types = new Dictionary<string, string>();
+        using (var command = DuckDb.Command(connection, $"SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM {statsTable})"))
+        using (var reader = command.ExecuteReader())
+            while (reader.Read()) types[reader.GetString(0)] = reader.GetString(1);
+        double AsDuckDb(string literal) => DuckDb.Scalar<double>(connection, $"SELECT CAST({literal} AS DOUBLE)");
+
+        var values = customers.Values;
+        var n = customers.Count;
+        for (var f = 0; f < d; f++)
+        {
+            var column = Features.All[f];
+            var standardization = model.Standardization;
+            if (!(standardization.StdDevs[f] > 0))
+            {
+                for (var i = 0; i < n; i++) values[i * d + f] = 0;
+                continue;
+            }
+            if (types.GetValueOrDefault(column) is "BIGINT" or "INTEGER" or "SMALLINT" or "TINYINT")
+            {
+                var (min, max) = (long.MaxValue, long.MinValue);
+                for (var i = 0; i < n; i++)
+                {
+                    var value = (long)values[i * d + f];
+                    min = Math.Min(min, value);
+                    max = Math.Max(max, value);
+                }
+                if (n > 0 && max - min >= MaxTabulatedRange) return null;
+                var table = new double[n == 0 ? 0 : max - min + 1];
+                using (var command = DuckDb.Command(connection, $"""
+                    SELECT {StandardizedSql(model, f)}
+                    FROM (SELECT CAST(range AS {types[column]}) AS {column} FROM range({min}, {max} + 1)) ORDER BY {column}
+                    """))
+                using (var reader = command.ExecuteReader())
+                    for (var j = 0; reader.Read(); j++) table[j] = reader.GetDouble(0);
+                for (var i = 0; i < n; i++) values[i * d + f] = table[(long)values[i * d + f] - min];
+            }
+            else if (types.GetValueOrDefault(column) is "DOUBLE")
+            {
+                var mean = AsDuckDb(DuckDb.Number(standardization.Means[f]));
+                var deviation = AsDuckDb(DuckDb.Number(standardization.StdDevs[f]));
+                for (var i = 0; i < n; i++) values[i * d + f] = (values[i * d + f] - mean) / deviation;
+            }
+            else
+            {
+                return null;
+            }
+        }
+        var centroids = model.Centroids.OrderBy(c => c.CentroidId).ToList();
+        var standardized = new double[centroids.Count * d];
+        for (var c = 0; c < centroids.Count; c++)
+            for (var f = 0; f < d; f++)
+                standardized[c * d + f] = AsDuckDb(StandardizedCentroidSql(model, centroids[c], f));
+        return standardized;
+    }
+
+    /// <summary>The widest range of an integer feature whose standardized values are tabulated (a few megabytes).</summary>
+    private const long MaxTabulatedRange = 1 << 20;
+
+    /// <summary>A centroid id column's segment names.</summary>
+    private static string SegmentNameSql(SegmentModel model, string centroidId) =>
+        $"CASE {centroidId} " + string.Join(" ", model.Centroids.OrderBy(c => c.CentroidId).Select(c => $"WHEN {c.CentroidId} THEN {DuckDb.Literal(c.Segment)}")) + " END";
+
     private async Task<CustomerFeatures> ReadStatsAsync(string runId, CancellationToken cancellationToken)
     {
         using var stats = await bucket.OpenLocalPartsAsync(BucketLayout.CustomerStats(runId), cancellationToken);
         using var connection = DuckDb.Open(options.Value);
-        var table = DuckDb.ReadParquet(stats);
+        return ReadStats(connection, DuckDb.ReadParquet(stats));
+    }
+
+    /// <summary>The statistics' user ids and features, in the parts' order.</summary>
+    private static CustomerFeatures ReadStats(DuckDBConnection connection, string table)
+    {
         var count = DuckDb.Scalar<long>(connection, $"SELECT count(*) FROM {table}");
         var ids = new long[count];
         var values = new double[count * CustomerFeatures.Dimensions];
