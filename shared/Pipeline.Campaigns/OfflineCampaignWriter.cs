@@ -33,7 +33,7 @@ public sealed class OfflineCampaignWriter : ICampaignWriter
     {
         var s = row.Score;
         var persona = Format(
-            $"{row.Customers:N0} customers ({row.Share:P0} of the base) who last ordered {row.DaysSinceLastOrder:0} days ago on average, placed {row.CountOrders:0.0} orders each and spend ${row.AverageSpend:N2} on average. Recency {s.Recency}/5, frequency {s.Frequency}/5, monetary {s.Monetary}/5: {Recency(s.Recency)}, {Frequency(s.Frequency)}, {Monetary(s.Monetary)}.");
+            $"{row.Customers:N0} customers ({row.Share:P0} of the base) who last ordered {row.DaysSinceLastOrder:0} days ago on average, placed {row.CountOrders:0.0} orders each and spend ${row.AverageSpend:N2} on average. Recency {s.Recency}/5, frequency {s.Frequency}/5, monetary {s.Monetary}/5: {Recency(s.Recency)}, {Frequency(s.Frequency, row.CountOrders)}, {Monetary(s.Monetary)}.");
         persona += Who(profile);
         var step = NextStep(row) + Focus(profile);
         if (moved is not null && since is { } date)
@@ -72,12 +72,19 @@ public sealed class OfflineCampaignWriter : ICampaignWriter
         _ => "drifting away",
     };
 
-    private static string Frequency(int score) => score switch
+    /// <summary>
+    /// The score is relative to the population, so where almost everyone buys once a score of 3 can still mean about
+    /// one order: below <see cref="RepeatOrders"/> orders each, a segment is called what it is.
+    /// </summary>
+    private static string Frequency(int score, double countOrders) => countOrders < RepeatOrders ? "mostly one-time buyers" : score switch
     {
         >= 4 => "frequent buyers",
         3 => "occasional repeat buyers",
         _ => "mostly one-time buyers",
     };
+
+    /// <summary>Fewer orders a customer than this on average is not "repeat buying", whatever the relative score.</summary>
+    private const double RepeatOrders = 1.5;
 
     private static string Monetary(int score) => score switch
     {

@@ -26,7 +26,7 @@ public static class ProfileText
         var gender = genders.Count > 0 ? genders[0] : null;
         var people = gender is null ? "customers"
             : gender.Share >= MostlyShare ? $"mostly {GenderWord(gender.Value)}"
-            : "women and men alike";
+            : "both women and men";
         var ages = AgeRange(Named(profile.AgeBands));
         var countries = Named(profile.Countries).Take(2).Select(c => Country(c.Value)).ToList();
         var who = new StringBuilder(people);

@@ -21,7 +21,7 @@ public static class QualityGateRules
             F($"{customers:N0} customers for k = {model.K} (at least {options.MinCustomersPerSegment:N0} per segment: {required:N0})")));
 
         checks.Add(Check(QualityChecks.FreshData, newestOrderDays <= options.MaxDataAgeDays, newestOrderDays, options.MaxDataAgeDays,
-            F($"the newest counted order is {newestOrderDays} days before as_of (at most {options.MaxDataAgeDays})")));
+            F($"the newest counted order is {newestOrderDays} day{(newestOrderDays == 1 ? "" : "s")} before as_of (at most {options.MaxDataAgeDays})")));
 
         var smallest = migration.Segments.OrderBy(s => s.Customers).ThenBy(s => s.CentroidId).FirstOrDefault();
         var smallestShare = smallest is null || customers == 0 ? 0 : Math.Round((double)smallest.Customers / customers, 6);
