@@ -68,42 +68,10 @@ public sealed class EmbeddedSegmentationEngine(
             var quotas = ChartQuotas(sizes, maxPoints);
 
             // Each segment's first customers in a fixed hash order: the same customers every time for the same run.
-            // Only customers whose hash is below a bound are ranked: a segment's first q in hash order are exactly
-            // the q smallest hashes, and the bound leaves about 1.2 q + 100 of them, so ranking skips the bulk.
-            // In the rare case a segment keeps fewer than its quota, the sample is drawn again without the bound.
-            var points = ChartSample(connection, table, quotas, HashBounds(sizes, quotas));
-            if (quotas.Any(q => points.Count(p => p.CentroidId == q.Key) < q.Value))
-                points = ChartSample(connection, table, quotas, bounds: null);
-            return points;
+            return HashOrderSample.Read(connection, table, "days_since_last_order, average_spend, centroid_id", sizes, quotas,
+                reader => new ChartPoint(Convert.ToDouble(reader.GetValue(0), CultureInfo.InvariantCulture), reader.GetDouble(1), checked((int)reader.GetInt64(2))),
+                point => point.CentroidId);
         }, cancellationToken);
-
-    private static List<ChartPoint> ChartSample(DuckDBConnection connection, string table,
-        IReadOnlyDictionary<int, long> quotas, IReadOnlyDictionary<int, ulong>? bounds)
-    {
-        var quotaCase = string.Join(" ", quotas.Select(q => $"WHEN {q.Key} THEN {q.Value}"));
-        var where = bounds is null ? "" : "WHERE hash(user_id) <= CASE centroid_id " +
-            string.Join(" ", bounds.Select(b => $"WHEN {b.Key} THEN CAST({b.Value} AS UBIGINT)")) + " ELSE CAST(0 AS UBIGINT) END";
-        var points = new List<ChartPoint>();
-        using var command = DuckDb.Command(connection, $"""
-            SELECT days_since_last_order, average_spend, centroid_id
-            FROM {table}
-            {where}
-            QUALIFY row_number() OVER (PARTITION BY centroid_id ORDER BY hash(user_id), user_id) <= CASE centroid_id {quotaCase} ELSE 0 END
-            ORDER BY centroid_id, hash(user_id), user_id
-            """);
-        using var reader = command.ExecuteReader();
-        while (reader.Read())
-            points.Add(new ChartPoint(Convert.ToDouble(reader.GetValue(0), CultureInfo.InvariantCulture), reader.GetDouble(1), checked((int)reader.GetInt64(2))));
-        return points;
-    }
-
-    /// <summary>Per segment, the hash below which about 1.2 × its quota + 100 of its customers fall (hashes are uniform).</summary>
-    private static Dictionary<int, ulong> HashBounds(IReadOnlyDictionary<int, long> sizes, IReadOnlyDictionary<int, long> quotas) =>
-        quotas.ToDictionary(q => q.Key, q =>
-        {
-            var share = (1.2 * q.Value + 100) / Math.Max(1, sizes.GetValueOrDefault(q.Key));
-            return share >= 1 ? ulong.MaxValue : (ulong)(share * 18446744073709551615.0);
-        });
 
     public Task<SegmentMovement> MovementAsync(RunParameters parameters, SegmentModel model, IReadOnlyList<SegmentSize> sizes,
         CancellationToken cancellationToken) =>

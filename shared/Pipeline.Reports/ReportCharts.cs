@@ -31,7 +31,7 @@ public static partial class ReportCharts
     public static IReadOnlyList<(Feature X, Feature Y)> Pairs { get; } = [(Recency, Monetary), (Recency, Frequency), (Frequency, Monetary)];
 
     /// <summary>Customers of the sample as dots coloured by segment, each centroid as a ringed disc with its id.</summary>
-    public static string Scatter(RunReport report, Feature x, Feature y, string title)
+    public static string Scatter(RunReport report, Feature x, Feature y, string title, string chartId)
     {
         var plot = NewPlot();
         var names = report.Segments.ToDictionary(s => s.CentroidId, s => s.Segment);
@@ -68,14 +68,14 @@ public static partial class ReportCharts
         plot.XLabel(x.Label);
         plot.YLabel(y.Label);
         plot.ShowLegend(Edge.Bottom);
-        return Svg(plot, 640, 520, title);
+        return Svg(plot, 640, 520, title, chartId);
     }
 
     /// <summary>
     /// Each segment's medians and revenue per customer as an index against the whole population (100 = the same
     /// as everyone): grouped bars, one group per measure.
     /// </summary>
-    public static string Profile(RunReport report, string title)
+    public static string Profile(RunReport report, string title, string chartId)
     {
         var plot = NewPlot();
         var population = report.Population!;
@@ -104,7 +104,7 @@ public static partial class ReportCharts
         plot.YLabel("Index (all customers = 100)");
         plot.Axes.Margins(bottom: 0);
         plot.ShowLegend(Edge.Bottom);
-        return Svg(plot, 720, 460, title);
+        return Svg(plot, 720, 460, title, chartId);
     }
 
     /// <summary>The measures of <see cref="Profile"/>, in its order.</summary>
@@ -120,7 +120,7 @@ public static partial class ReportCharts
     public static double Index(double value, double population) => population > 0 ? Math.Round(100 * value / population, 1) : 0;
 
     /// <summary>Customers per segment in each of the last runs, one line per segment id.</summary>
-    public static string SizesOverRuns(IReadOnlyList<RunSizes> runs, string title)
+    public static string SizesOverRuns(IReadOnlyList<RunSizes> runs, string title, string chartId)
     {
         var plot = NewPlot();
         var ids = runs.SelectMany(r => r.Segments.Select(s => s.CentroidId)).Distinct().Order().ToList();
@@ -146,7 +146,7 @@ public static partial class ReportCharts
         plot.Axes.SetLimitsY(0, Math.Max(1, runs.SelectMany(r => r.Segments).Select(s => s.Customers).DefaultIfEmpty(0).Max()) * 1.1);
         plot.Axes.SetLimitsX(-0.5, runs.Count - 0.5);
         plot.ShowLegend(Edge.Bottom);
-        return Svg(plot, 720, 440, title);
+        return Svg(plot, 720, 440, title, chartId);
     }
 
     private static string RunLabel(RunSizes run) => run.AsOf.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
@@ -156,7 +156,7 @@ public static partial class ReportCharts
     /// this run's segments and customers gone), shaded by its share of the row (where the "from" segment's customers
     /// went) in the colour-blind-safe viridis scale, each cell labelled with its count.
     /// </summary>
-    public static string Migration(SegmentMigration migration, string title)
+    public static string Migration(SegmentMigration migration, string title, string chartId)
     {
         var plot = NewPlot();
         var colormap = new ScottPlot.Colormaps.Viridis();
@@ -187,11 +187,11 @@ public static partial class ReportCharts
         plot.XLabel("To: this run's segment");
         plot.YLabel("From: previous run's segment");
         plot.Grid.IsVisible = false;
-        return Svg(plot, 600, 520, title);
+        return Svg(plot, 600, 520, title, chartId);
     }
 
     /// <summary>The Davies–Bouldin index of each candidate k (lower is better), the chosen k marked.</summary>
-    public static string KSelection(IReadOnlyList<KScore> scores, int chosen, string title)
+    public static string KSelection(IReadOnlyList<KScore> scores, int chosen, string title, string chartId)
     {
         var plot = NewPlot();
         var bars = scores.Select(s => new Bar
@@ -207,11 +207,11 @@ public static partial class ReportCharts
         plot.Axes.Bottom.SetTicks([.. scores.Select(s => (double)s.K)], [.. scores.Select(s => s.K == chosen ? $"k={s.K} (chosen)" : $"k={s.K}")]);
         plot.YLabel("Davies–Bouldin index (lower is better)");
         plot.Axes.Margins(bottom: 0, top: 0.15);
-        return Svg(plot, 640, 360, title);
+        return Svg(plot, 640, 360, title, chartId);
     }
 
     /// <summary>A run's segment sizes as tiny bars in the segments' colours, for the index: no axes, no text.</summary>
-    public static string Sparkline(IReadOnlyList<SegmentSize> sizes, string title)
+    public static string Sparkline(IReadOnlyList<SegmentSize> sizes, string title, string chartId)
     {
         var plot = new Plot();
         var bars = sizes.OrderBy(s => s.CentroidId).Select((s, i) => new Bar
@@ -227,7 +227,7 @@ public static partial class ReportCharts
         plot.HideGrid();
         plot.Axes.Margins(0.02, 0, 0.02, 0.05);
         plot.Axes.Margins(bottom: 0);
-        return Svg(plot, 120, 32, title);
+        return Svg(plot, 120, 32, title, chartId);
     }
 
     private static Plot NewPlot()
@@ -246,20 +246,26 @@ public static partial class ReportCharts
         return high <= 0 ? 1 : high * 1.08;
     }
 
-    private static int _charts;
-
     /// <summary>
     /// The plot as an inline <c>&lt;svg&gt;</c>: with a <c>&lt;title&gt;</c> (its accessible name), <c>role="img"</c>,
-    /// a viewBox so that CSS can scale it to a phone's width, and ids made unique on the page (several charts share one
-    /// document, and Skia names every chart's clip paths alike).
+    /// a viewBox so that CSS can scale it to a phone's width, and ids unique on the page (several charts share one
+    /// document, and Skia names every chart's clip paths alike): "chart-", <paramref name="chartId"/> (unique on the page), then the
+    /// number of each of Skia's ids in order of appearance, so that the same chart is the same text in any process
+    /// (Skia's own names count up across a process).
     /// </summary>
-    internal static string Svg(Plot plot, int width, int height, string title)
+    internal static string Svg(Plot plot, int width, int height, string title, string chartId)
     {
         var svg = plot.GetSvgHtml(width, height);
-        var prefix = $"c{Interlocked.Increment(ref _charts)}-";
-        svg = IdAttribute().Replace(svg, m => $"{m.Groups[1].Value}=\"{prefix}{m.Groups[2].Value}\"");
-        svg = IdReference().Replace(svg, m => $"url(#{prefix}{m.Groups[1].Value})");
-        svg = HrefReference().Replace(svg, m => $"href=\"#{prefix}{m.Groups[1].Value}\"");
+        var names = new Dictionary<string, string>(StringComparer.Ordinal);
+        string Renamed(string skia)
+        {
+            if (!names.TryGetValue(skia, out var name))
+                names[skia] = name = string.Create(CultureInfo.InvariantCulture, $"chart-{chartId}-{names.Count + 1}");
+            return name;
+        }
+        svg = IdAttribute().Replace(svg, m => $"{m.Groups[1].Value}=\"{Renamed(m.Groups[2].Value)}\"");
+        svg = IdReference().Replace(svg, m => $"url(#{Renamed(m.Groups[1].Value)})");
+        svg = HrefReference().Replace(svg, m => $"href=\"#{Renamed(m.Groups[1].Value)}\"");
         var open = svg.IndexOf("<svg", StringComparison.Ordinal);
         var end = svg.IndexOf('>', open);
         var attributes = svg[(open + 4)..end];

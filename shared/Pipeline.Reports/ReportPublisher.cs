@@ -19,18 +19,22 @@ public sealed class ReportPublisher(IBucket bucket, RunLedger ledger, TimeProvid
     /// <summary>Renders the run's report from the bucket's files and writes it; returns its object name.</summary>
     public async Task<string> WriteReportAsync(string runId, CancellationToken cancellationToken)
     {
+        var started = clock.GetTimestamp();
         var report = await new RunReportReader(bucket, ledger).ReadAsync(runId, cancellationToken);
         var name = BucketLayout.Report(runId);
         await bucket.WriteAsync(name, Encoding.UTF8.GetBytes(RunReportPage.Render(report)), ContentTypes.Html, null, cancellationToken);
-        logger.LogInformation("Report of run {RunId} written to {Report}", runId, bucket.Describe(name));
+        logger.LogInformation("Report of run {RunId} written to {Report} in {Seconds:0.000} s", runId, bucket.Describe(name),
+            clock.GetElapsedTime(started).TotalSeconds);
         return name;
     }
 
     /// <summary>Renders the index of every run in the bucket and writes it.</summary>
     public async Task WriteIndexAsync(CancellationToken cancellationToken)
     {
+        var started = clock.GetTimestamp();
         var runs = await new RunCatalog(bucket, ledger).ReadAsync(cancellationToken);
         await bucket.WriteAsync(BucketLayout.Index, Encoding.UTF8.GetBytes(RunIndexPage.Render(runs, clock.GetUtcNow())), ContentTypes.Html, null, cancellationToken);
-        logger.LogInformation("Index of {Runs} runs written to {Index}", runs.Count, bucket.Describe(BucketLayout.Index));
+        logger.LogInformation("Index of {Runs} runs written to {Index} in {Seconds:0.000} s", runs.Count, bucket.Describe(BucketLayout.Index),
+            clock.GetElapsedTime(started).TotalSeconds);
     }
 }

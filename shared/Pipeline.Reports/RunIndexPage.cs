@@ -26,7 +26,7 @@ public static class RunIndexPage
                 .Append(Count(runs.Count)).Append(runs.Count == 1 ? " run" : " runs").Append("</caption>\n<thead><tr>")
                 .Append("<th scope=\"col\">Run</th><th scope=\"col\" class=\"text\">Status</th><th scope=\"col\" class=\"text\">Date</th>")
                 .Append("<th scope=\"col\">Customers</th><th scope=\"col\" class=\"text optional\">Segment sizes</th></tr></thead>\n<tbody>\n");
-            foreach (var run in runs)
+            foreach (var (run, row) in runs.Select((r, i) => (r, i + 1)))
             {
                 var status = run.Manifest.Status.ToString().ToLowerInvariant();
                 page.Append("<tr><th scope=\"row\" class=\"text\"><a href=\"").Append(Encode(BucketLayout.Report(run.RunId))).Append("\">")
@@ -38,7 +38,7 @@ public static class RunIndexPage
                 if (run.Segments.Count > 0)
                 {
                     var sizes = string.Join(", ", run.Segments.OrderBy(s => s.CentroidId).Select(s => $"{s.CentroidId} {s.Segment}: {Count(s.Customers)}"));
-                    page.Append(ReportCharts.Sparkline(run.Segments, $"Segment sizes: {sizes}"));
+                    page.Append(ReportCharts.Sparkline(run.Segments, $"Segment sizes: {sizes}", $"spark-{row}"));
                 }
                 else
                 {

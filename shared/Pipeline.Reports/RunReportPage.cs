@@ -147,7 +147,7 @@ public static class RunReportPage
         foreach (var (x, y) in ReportCharts.Pairs)
         {
             var title = $"{y.Label} against {x.Label.ToLowerInvariant()}, by segment";
-            Figure(page, ReportCharts.Scatter(report, x, y, title),
+            Figure(page, ReportCharts.Scatter(report, x, y, title, $"scatter-{x.Name}-{y.Name}"),
                 $"{title}. Segments that stand apart here differ in {x.Label.ToLowerInvariant()} and {y.Label.ToLowerInvariant()}.");
         }
         page.Append("</div>\n");
@@ -164,7 +164,7 @@ public static class RunReportPage
         else
         {
             page.Append("<p>100 is the typical customer. Above 100 is more than usual (for days since the last order, that means less recent).</p>\n");
-            Figure(page, ReportCharts.Profile(report, "Segment medians as an index against all customers"),
+            Figure(page, ReportCharts.Profile(report, "Segment medians as an index against all customers", "profile"),
                 "Bars above the dashed line: the segment is above the typical customer on that measure.");
             page.Append("<div class=\"table-wrap\"><table>\n<caption>Index against all customers (100 = the same)</caption>\n<thead><tr><th scope=\"col\">Segment</th>");
             foreach (var (name, _) in ReportCharts.ProfileMeasures(report.Population)) page.Append("<th scope=\"col\">").Append(Encode(name)).Append("</th>");
@@ -266,7 +266,7 @@ public static class RunReportPage
             Stat(page, "New", Count(migration.New), "Customers not segmented last time (new, or back after a gap).");
             Stat(page, "Gone", Count(migration.Gone), "Customers segmented last time with no counted order in this window.");
             page.Append("</dl>\n");
-            Figure(page, ReportCharts.Migration(migration, "Customers moving between segments since the previous run"),
+            Figure(page, ReportCharts.Migration(migration, "Customers moving between segments since the previous run", "movement"),
                 "Each row is a segment of the previous run (and new customers), each column one of this run (and customers gone); a cell counts the customers who went from one to the other. Brighter cells hold more of the row's customers; the diagonal is customers who stayed.");
         }
         else
@@ -276,7 +276,7 @@ public static class RunReportPage
 
         page.Append("<h3>Segment sizes over the last runs</h3>\n");
         if (report.SizeHistory.Count >= 2)
-            Figure(page, ReportCharts.SizesOverRuns(report.SizeHistory, $"Customers per segment over the last {report.SizeHistory.Count} runs"),
+            Figure(page, ReportCharts.SizesOverRuns(report.SizeHistory, $"Customers per segment over the last {report.SizeHistory.Count} runs", "sizes"),
                 "A rising line is a segment gaining customers; segment numbers keep their meaning from run to run.");
         else
             Absent(page, "Only one run so far: sizes over time appear from the second completed run.");
@@ -297,7 +297,7 @@ public static class RunReportPage
         Stat(page, "Iterations", Count(model.Iterations), "Rounds of K-means until the segments stopped moving (at most 20).");
         page.Append("</dl>\n<h3>Choice of k</h3>\n");
         if (report.KScores.Count > 0)
-            Figure(page, ReportCharts.KSelection(report.KScores, model.K, "Davies–Bouldin index of each candidate number of segments"),
+            Figure(page, ReportCharts.KSelection(report.KScores, model.K, "Davies–Bouldin index of each candidate number of segments", "k-selection"),
                 $"k = {model.K} separated held-out customers best (the lowest bar); ties go to fewer segments.");
         else
             Absent(page, $"k = {model.K} was given, not chosen automatically, so there are no candidates to compare.");

@@ -38,9 +38,8 @@ public sealed partial class RunReportReader(IBucket bucket, RunLedger ledger)
             using var parts = await bucket.OpenLocalPartsAsync(BucketLayout.Predictions(runId), cancellationToken);
             using var connection = DuckDb.Open(new EmbeddedOptions());
             var table = DuckDb.ReadParquet(parts);
-            segments = ReadFigures(connection, table, byCentroid: true);
-            population = ReadFigures(connection, table, byCentroid: false).SingleOrDefault();
-            points = ReadPoints(connection, table);
+            (population, segments) = ReadFigures(connection, table);
+            points = ReadPoints(connection, table, segments);
         }
 
         return new RunReport(manifest, model, campaign, population, segments, points,
@@ -99,47 +98,51 @@ public sealed partial class RunReportReader(IBucket bucket, RunLedger ledger)
         }
     }
 
-    private static List<SegmentFigures> ReadFigures(DuckDBConnection connection, string table, bool byCentroid)
+    /// <summary>
+    /// The whole population's figures (<see cref="SegmentFigures.CentroidId"/> 0; null when there is no customer) and
+    /// each segment's, by id, in one pass over the predictions.
+    /// </summary>
+    private static (SegmentFigures? Population, List<SegmentFigures> Segments) ReadFigures(DuckDBConnection connection, string table)
     {
-        var key = byCentroid ? "centroid_id" : "0";
-        var name = byCentroid ? "any_value(segment)" : "'All customers'";
         using var command = DuckDb.Command(connection, $"""
-            SELECT {key}, {name}, count(*), sum(count_orders * average_spend)::DOUBLE, sum(count_orders)::DOUBLE,
+            SELECT grouping(centroid_id) = 1, centroid_id, any_value(segment), count(*),
+                   sum(count_orders * average_spend)::DOUBLE, sum(count_orders)::DOUBLE,
                    median(days_since_last_order)::DOUBLE, median(count_orders)::DOUBLE, median(average_spend)::DOUBLE
             FROM {table}
-            {(byCentroid ? "GROUP BY centroid_id ORDER BY centroid_id" : "HAVING count(*) > 0")}
+            GROUP BY GROUPING SETS ((centroid_id), ())
+            HAVING count(*) > 0
+            ORDER BY grouping(centroid_id) DESC, centroid_id
             """);
         using var reader = command.ExecuteReader();
-        var rows = new List<SegmentFigures>();
+        SegmentFigures? population = null;
+        var segments = new List<SegmentFigures>();
         while (reader.Read())
-            rows.Add(new SegmentFigures(Convert.ToInt32(reader.GetValue(0), CultureInfo.InvariantCulture), reader.GetString(1),
-                reader.GetInt64(2), Number(reader, 3), Number(reader, 4), Number(reader, 5), Number(reader, 6), Number(reader, 7)));
-        return rows;
+        {
+            var everyone = reader.GetBoolean(0);
+            var figures = new SegmentFigures(everyone ? 0 : Convert.ToInt32(reader.GetValue(1), CultureInfo.InvariantCulture),
+                everyone ? "All customers" : reader.GetString(2), reader.GetInt64(3),
+                Number(reader, 4), Number(reader, 5), Number(reader, 6), Number(reader, 7), Number(reader, 8));
+            if (everyone) population = figures;
+            else segments.Add(figures);
+        }
+        return (population, segments);
     }
 
     /// <summary>
-    /// A deterministic sample (by a hash of user id): each segment in proportion to its size, but at least
-    /// <see cref="MinPointsPerSegment"/> customers, so that a small segment is still seen.
+    /// A deterministic sample (each segment's first customers in hash order): each segment in proportion to its size,
+    /// but at least <see cref="MinPointsPerSegment"/> customers, so that a small segment is still seen.
     /// </summary>
-    private static List<CustomerPoint> ReadPoints(DuckDBConnection connection, string table)
+    private static List<CustomerPoint> ReadPoints(DuckDBConnection connection, string table, IReadOnlyList<SegmentFigures> segments)
     {
-        using var command = DuckDb.Command(connection, $"""
-            SELECT centroid_id, days_since_last_order::DOUBLE, count_orders::DOUBLE, average_spend::DOUBLE
-            FROM (
-                SELECT centroid_id, days_since_last_order, count_orders, average_spend,
-                       row_number() OVER (PARTITION BY centroid_id ORDER BY hash(user_id), user_id) AS draw,
-                       count(*) OVER (PARTITION BY centroid_id) AS members,
-                       count(*) OVER () AS everyone
-                FROM {table})
-            WHERE draw <= greatest({MinPointsPerSegment}, ceil({ScatterPoints} * members / everyone))
-            ORDER BY centroid_id, draw
-            """);
-        using var reader = command.ExecuteReader();
-        var points = new List<CustomerPoint>();
-        while (reader.Read())
-            points.Add(new CustomerPoint(Convert.ToInt32(reader.GetValue(0), CultureInfo.InvariantCulture),
-                Number(reader, 1), Number(reader, 2), Number(reader, 3)));
-        return points;
+        var everyone = segments.Sum(s => s.Customers);
+        var sizes = segments.ToDictionary(s => s.CentroidId, s => s.Customers);
+        var quotas = segments.ToDictionary(s => s.CentroidId,
+            s => Math.Min(s.Customers, Math.Max(MinPointsPerSegment, (long)Math.Ceiling((double)(ScatterPoints * s.Customers) / everyone))));
+        return HashOrderSample.Read(connection, table,
+            "days_since_last_order::DOUBLE, count_orders::DOUBLE, average_spend::DOUBLE, centroid_id", sizes, quotas,
+            reader => new CustomerPoint(Convert.ToInt32(reader.GetValue(3), CultureInfo.InvariantCulture),
+                Number(reader, 0), Number(reader, 1), Number(reader, 2)),
+            point => point.CentroidId);
     }
 
     private static double Number(System.Data.Common.DbDataReader reader, int column) =>

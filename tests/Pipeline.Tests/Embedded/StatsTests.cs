@@ -106,6 +106,33 @@ public sealed class StatsTests : IDisposable
         Assert.Equal(5, summary.ItemsCounted);
     }
 
+    [Theory]
+    [InlineData("123", 123L)]
+    [InlineData("-5", -5L)]
+    [InlineData("0", 0L)]
+    [InlineData("9223372036854775807", long.MaxValue)]
+    [InlineData("+5", 5L)]
+    [InlineData("007", 7L)]
+    [InlineData(" 42 ", 42L)]
+    [InlineData("1.5", null)]
+    [InlineData("2.0", null)]
+    [InlineData("1e3", null)]
+    [InlineData("0x10", null)]
+    [InlineData("1_000", null)]
+    [InlineData("9223372036854775808", null)]
+    [InlineData("", null)]
+    [InlineData("abc", null)]
+    public void An_id_read_as_text_is_a_whole_number_or_refused(string text, long? expected)
+    {
+        // The quick read-back check and the regular expression behind it must agree: the first takes plain ids,
+        // the second the rest, and neither what DuckDB's cast would round or reinterpret.
+        using var connection = DuckDb.Open(new EmbeddedOptions());
+        using var command = DuckDb.Command(connection,
+            $"SELECT {OrderItemsSource.Integer("id", new() { ["id"] = "VARCHAR" })} FROM (SELECT CAST($text AS VARCHAR) AS id)", ("text", text));
+        var value = command.ExecuteScalar();
+        Assert.Equal(expected, value is DBNull ? null : (long?)value);
+    }
+
     [Fact]
     public async Task A_bad_value_after_thousands_of_good_rows_is_named()
     {

@@ -130,10 +130,14 @@ public sealed class BadInputCatalogTests
         ["order_id: empty"] = Value("order_id", ",1,Complete,2025-05-05 10:00:00 UTC,10.5", "1 row(s) with an empty order_id"),
         ["order_id: fraction"] = Value("order_id", "1.5,1,Complete,2025-05-05 10:00:00 UTC,10.5", "order_id is not a whole number, e.g. '1.5'"),
         ["order_id: beyond 64 bits"] = Value("order_id", "99999999999999999999,1,Complete,2025-05-05 10:00:00 UTC,10.5", "order_id is not a whole number, e.g. '99999999999999999999'"),
+        // DuckDB's own cast takes these as 2 and 1000; the id check must not.
+        ["order_id: a fraction of zero"] = Value("order_id", "2.0,1,Complete,2025-05-05 10:00:00 UTC,10.5", "order_id is not a whole number, e.g. '2.0'"),
+        ["order_id: digit separators"] = Value("order_id", "1_000,1,Complete,2025-05-05 10:00:00 UTC,10.5", "order_id is not a whole number, e.g. '1_000'"),
         ["user_id: text"] = Value("user_id", "1,abc,Complete,2025-05-05 10:00:00 UTC,10.5", "user_id is not a whole number, e.g. 'abc'"),
         ["user_id: empty"] = Value("user_id", "1,,Complete,2025-05-05 10:00:00 UTC,10.5", "1 row(s) with an empty user_id"),
         ["user_id: exponent"] = Value("user_id", "1,1e3,Complete,2025-05-05 10:00:00 UTC,10.5", "user_id is not a whole number, e.g. '1e3'"),
         ["user_id: beyond 64 bits"] = Value("user_id", "1,18446744073709551616,Complete,2025-05-05 10:00:00 UTC,10.5", "user_id is not a whole number, e.g. '18446744073709551616'"),
+        ["user_id: hexadecimal"] = Value("user_id", "1,0x10,Complete,2025-05-05 10:00:00 UTC,10.5", "user_id is not a whole number, e.g. '0x10'"),
         ["status: empty"] = Value("status", "1,1,,2025-05-05 10:00:00 UTC,10.5", "1 row(s) with an empty status"),
         ["created_at: empty"] = Value("created_at", "1,1,Complete,,10.5", "1 row(s) with an empty created_at"),
         ["created_at: words"] = Value("created_at", "1,1,Complete,yesterday,10.5", "created_at is not a timestamp such as 2022-03-04 05:06:07 UTC or 2022-03-04T05:06:07Z, e.g. 'yesterday'"),
@@ -190,6 +194,10 @@ public sealed class BadInputCatalogTests
         ["a stray quote"] = new("file: acceptable", InputFile.Text("items.csv", WithRow("1,1,\"Complete,2025-05-05 10:00:00 UTC,10.5")),
             [.. Items, new(1, 1, "\"Complete", new(2025, 5, 5, 10, 0, 0), 10.5)]),
         ["negative user ids"] = Renumbered(i => i with { UserId = i.UserId - 1_000 }),
+        // Ids that do not read back unchanged from a number take the slower text read, which accepts them.
+        ["ids with a plus sign and leading zeros"] = new("file: acceptable", InputFile.Text("items.csv",
+            OrderItemsByHand.Header + "\n" + string.Concat(Items.Select(i => string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"{i.OrderId:D6},+{i.UserId},{i.Status},{i.CreatedAtUtc:yyyy-MM-dd HH:mm:ss} UTC,{i.SalePrice}\n")))), Items),
     };
 
     private static Accepted Renumbered(Func<TestItem, TestItem> renumber)

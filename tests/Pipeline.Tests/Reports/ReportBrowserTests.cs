@@ -51,6 +51,17 @@ public sealed class ReportRunsFixture : IAsyncLifetime, IDisposable
 
     public string File(string name) => System.IO.Path.Combine(Bucket, name);
 
+    /// <summary>Copies every file of the bucket into <paramref name="directory"/>, for a test that changes them.</summary>
+    public void CopyTo(string directory)
+    {
+        foreach (var file in Directory.EnumerateFiles(Bucket, "*", SearchOption.AllDirectories))
+        {
+            var target = System.IO.Path.Combine(directory, System.IO.Path.GetRelativePath(Bucket, file));
+            Directory.CreateDirectory(System.IO.Path.GetDirectoryName(target)!);
+            System.IO.File.Copy(file, target);
+        }
+    }
+
     public T Read<T>(string name) => PipelineJson.Deserialize<T>(System.IO.File.ReadAllBytes(File(name)));
 
     public Task DisposeAsync()
@@ -167,6 +178,28 @@ public sealed class ReportBrowserTests(ReportRunsFixture runs) : IClassFixture<R
         Assert.Contains("No model", visit.Text);
     }
 
+    [Fact]
+    public async Task Writing_a_runs_report_again_gives_the_same_page_with_unique_ids()
+    {
+        using var copy = new TempDirectory();
+        runs.CopyTo(copy.Path);
+        var bucket = new FileSystemBucket(copy.Path);
+        var publisher = new ReportPublisher(bucket, new RunLedger(bucket, TimeProvider.System), TimeProvider.System,
+            Microsoft.Extensions.Logging.Abstractions.NullLogger<ReportPublisher>.Instance);
+        var report = Path.Combine(copy.Path, BucketLayout.Report("second"));
+
+        await publisher.WriteReportAsync("second", CancellationToken.None);
+        var first = File.ReadAllText(report);
+        // Another report in between: Skia numbers the clip paths of every chart it draws in the process.
+        await publisher.WriteReportAsync("first", CancellationToken.None);
+        await publisher.WriteReportAsync("second", CancellationToken.None);
+
+        Assert.Equal(first, File.ReadAllText(report));
+        var ids = System.Text.RegularExpressions.Regex.Matches(first, "\\bid=\"([^\"]+)\"").Select(m => m.Groups[1].Value).ToList();
+        Assert.True(ids.Count > 20, $"{ids.Count} ids");
+        Assert.Equal(ids.Count, ids.Distinct().Count());
+    }
+
     [BrowserFact]
     public async Task The_browser_check_catches_a_page_that_asks_another_host()
     {
@@ -194,12 +227,7 @@ public sealed class ReportOverTimeTests(ReportRunsFixture runs) : IClassFixture<
     public async Task A_held_run_shows_its_failed_check_the_movement_heat_map_and_sizes_over_runs()
     {
         using var copy = new TempDirectory();
-        foreach (var file in Directory.EnumerateFiles(runs.Bucket, "*", SearchOption.AllDirectories))
-        {
-            var target = Path.Combine(copy.Path, Path.GetRelativePath(runs.Bucket, file));
-            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-            File.Copy(file, target);
-        }
+        runs.CopyTo(copy.Path);
         var bucket = new FileSystemBucket(copy.Path);
         var ledger = new RunLedger(bucket, TimeProvider.System);
         var migration = Migration(copy.Path);
