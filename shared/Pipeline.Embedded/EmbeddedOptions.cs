@@ -23,6 +23,10 @@ public sealed class EmbeddedOptions
     /// <summary>thelook's <c>products</c> (CSV or Parquet); default the <c>products</c> table of a DuckDB input, else none.</summary>
     public string? Products { get; set; }
 
-    /// <summary>How much memory DuckDB may use (its <c>memory_limit</c>), e.g. "4GB"; empty for DuckDB's default.</summary>
-    public string? MemoryLimit { get; set; }
+    /// <summary>
+    /// How much memory DuckDB may use (its <c>memory_limit</c>), e.g. "4GB"; empty for DuckDB's own default (80 % of
+    /// the machine's memory). Beyond it DuckDB spills to its temp directory: with the default 2GB a run of 100 million
+    /// items (9.4 million customers) peaks at 3.9 GB in the process, no slower than unbounded, which peaks at 4.9 GB.
+    /// </summary>
+    public string? MemoryLimit { get; set; } = "2GB";
 }

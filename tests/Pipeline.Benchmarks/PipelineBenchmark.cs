@@ -29,7 +29,10 @@ public static class PipelineBenchmark
 
         // A new run id each time: a run id that completed before would be answered as a duplicate, without work.
         var runId = FormattableString.Invariant($"bench-{items}-{format}-{DateTime.UtcNow:yyyyMMddHHmmss}");
-        var output = Path.Combine(work, "out");
+        // A bucket of its own: in a shared one the quality gate would compare this run with another size's and
+        // could hold it (exit 3); the benchmark measures a first run, as on a new bucket.
+        var output = Path.Combine(work, $"out-{items}-{format}");
+        if (Directory.Exists(output)) Directory.Delete(output, recursive: true);
         var (seconds, peak) = Timed("dotnet", runnerDll, "run", "--input", input, "--out", output, "--window-start", "2025-01-01",
             "--window-end", "2026-01-01", "--k", "5", "--metrics", "rfm", "--run-id", runId);
         var stages = StageSeconds(Path.Combine(output, "runs", runId, "manifest.json"));
