@@ -297,41 +297,45 @@ public sealed class EmbeddedSegmentationEngine(
     {
         var previous = previousSegments
             ?? "SELECT CAST(NULL AS BIGINT) AS user_id, CAST(NULL AS BIGINT) AS centroid_id, CAST(NULL AS DATE) AS segment_since WHERE false";
+        var column = controlGroupColumn ?? HashedControlGroupColumn;
+        var predictions = controlGroupColumn is null ? $"({ControlGroupSql(predictionsTable, audiences, column)})" : predictionsTable;
+        var today = DateLiteral(asOf);
+        return $"""
+            WITH previous AS ({previous})
+            SELECT
+              p.* EXCLUDE ({column}),
+              CAST(prev.centroid_id AS BIGINT) AS previous_segment_id,
+              CASE WHEN prev.centroid_id = p.centroid_id THEN prev.segment_since ELSE {today} END AS segment_since,
+              {today} AS run_as_of,
+              p.{column} AS control_group
+            FROM {predictions} AS p LEFT JOIN previous AS prev ON prev.user_id = p.user_id
+            ORDER BY p.user_id
+            """;
+    }
+
+    private const string HashedControlGroupColumn = "hashed_control_group";
+
+    /// <summary>
+    /// The predictions with a boolean <paramref name="column"/>: the control group as SQL, the same integer mix as
+    /// <see cref="HoldOutSplit"/>, seeded by the salt (<see cref="ControlGroup"/>).
+    /// </summary>
+    private static string ControlGroupSql(string predictionsTable, AudienceOptions audiences, string column)
+    {
         var seed = ControlGroup.SaltSeed(audiences.ControlGroupSalt).ToString(CultureInfo.InvariantCulture);
         var threshold = ControlGroup.Threshold(audiences.ControlGroupShare).ToString(CultureInfo.InvariantCulture);
-        var today = DateLiteral(asOf);
-        if (controlGroupColumn is not null)
-            return $"""
-                WITH previous AS ({previous})
-                SELECT
-                  p.* EXCLUDE ({controlGroupColumn}),
-                  CAST(prev.centroid_id AS BIGINT) AS previous_segment_id,
-                  CASE WHEN prev.centroid_id = p.centroid_id THEN prev.segment_since ELSE {today} END AS segment_since,
-                  {today} AS run_as_of,
-                  p.{controlGroupColumn} AS control_group
-                FROM {predictionsTable} AS p LEFT JOIN previous AS prev ON prev.user_id = p.user_id
-                ORDER BY p.user_id
-                """;
         return $"""
             WITH
-              previous AS ({previous}),
               h0 AS (
-                SELECT p.*, prev.centroid_id AS previous_centroid, prev.segment_since AS previous_since,
+                SELECT p.*,
                   (abs(CAST(p.user_id AS BIGINT)) % {HoldOutSplit.Modulus} + CAST({seed} AS BIGINT) * {HoldOutSplit.SeedMultiplier}) % {HoldOutSplit.Modulus} AS h
-                FROM {predictionsTable} AS p LEFT JOIN previous AS prev ON prev.user_id = p.user_id),
+                FROM {predictionsTable} AS p),
               h1 AS (SELECT * REPLACE (xor(h, h >> 16) AS h) FROM h0),
               h2 AS (SELECT * REPLACE ((h * {HoldOutSplit.FirstMultiplier}) % {HoldOutSplit.Modulus} AS h) FROM h1),
               h3 AS (SELECT * REPLACE (xor(h, h >> 15) AS h) FROM h2),
               h4 AS (SELECT * REPLACE ((h * {HoldOutSplit.SecondMultiplier}) % {HoldOutSplit.Modulus} AS h) FROM h3),
               h5 AS (SELECT * REPLACE (xor(h, h >> 16) AS h) FROM h4)
-            SELECT
-              * EXCLUDE (previous_centroid, previous_since, h),
-              CAST(previous_centroid AS BIGINT) AS previous_segment_id,
-              CASE WHEN previous_centroid = centroid_id THEN previous_since ELSE {today} END AS segment_since,
-              {today} AS run_as_of,
-              h % {HoldOutSplit.Buckets} < {threshold} AS control_group
+            SELECT * EXCLUDE (h), h % {HoldOutSplit.Buckets} < {threshold} AS {column}
             FROM h5
-            ORDER BY user_id
             """;
     }
 
