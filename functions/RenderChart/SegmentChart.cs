@@ -136,22 +136,21 @@ public static class SegmentChart
 
     /// <summary>
     /// One entry per centroid id in the sizes or the model, by id: the segment's name and size from the sizes
-    /// (the model's name and 0 when a centroid has no customers), the centroid when the model has it, and a colour:
-    /// Category10 (matplotlib's) up to 10 segments, else Tsitsulin's 25 colours picked to stay apart. Points of
-    /// a centroid in neither are not drawn.
+    /// (the model's name and 0 when a centroid has no customers), the centroid when the model has it, and the
+    /// segment's colour, the same as in the report (<see cref="SegmentColors"/>). Points of a centroid in neither are
+    /// not drawn.
     /// </summary>
     private static List<ChartSeries> Series(SegmentModel model, IReadOnlyList<SegmentSize> segments)
     {
         var centroids = model.Centroids.ToDictionary(c => c.CentroidId);
         var sizes = segments.ToDictionary(s => s.CentroidId);
         var ids = sizes.Keys.Union(centroids.Keys).Order().ToArray();
-        var palette = ids.Length <= 10 ? (IPalette)new ScottPlot.Palettes.Category10() : new ScottPlot.Palettes.Tsitsulin();
-        return [.. ids.Select((id, i) => new ChartSeries(
+        return [.. ids.Select(id => new ChartSeries(
             id,
             sizes.TryGetValue(id, out var size) ? size.Segment : centroids[id].Segment,
             size?.Customers ?? 0,
             centroids.GetValueOrDefault(id),
-            palette.GetColor(i)))];
+            Color.FromHex(SegmentColors.Hex(id))))];
     }
 
     private sealed record ChartSeries(int CentroidId, string Segment, long Customers, Centroid? Centroid, Color Color);

@@ -12,13 +12,8 @@ namespace Pipeline.Reports;
 /// </summary>
 public static partial class ReportCharts
 {
-    /// <summary>Okabe &amp; Ito's palette without its black (kept for text), in their order.</summary>
-    public static IReadOnlyList<string> OkabeIto { get; } = ["#E69F00", "#56B4E9", "#009E73", "#0072B2", "#D55E00", "#CC79A7", "#F0E442", "#999999"];
-
-    /// <summary>A segment's colour: Okabe–Ito for ids 1–8, then Tsitsulin's distinct colours.</summary>
-    public static Color SegmentColor(int centroidId) => centroidId >= 1 && centroidId <= OkabeIto.Count
-        ? Color.FromHex(OkabeIto[centroidId - 1])
-        : new ScottPlot.Palettes.Tsitsulin().GetColor(centroidId);
+    /// <summary>A segment's colour, the same as in chart.png (<see cref="SegmentColors"/>).</summary>
+    public static Color SegmentColor(int centroidId) => Color.FromHex(SegmentColors.Hex(centroidId));
 
     /// <summary>One of the three features: how it is read from a point and a centroid, and its axis title.</summary>
     public sealed record Feature(string Name, string Label, Func<CustomerPoint, double> OfPoint, Func<Centroid, double> OfCentroid);
@@ -198,7 +193,7 @@ public static partial class ReportCharts
         {
             Position = s.K,
             Value = s.DaviesBouldinIndex,
-            FillColor = s.K == chosen ? Color.FromHex(OkabeIto[3]) : Color.FromHex("#BBBBBB"),
+            FillColor = s.K == chosen ? Color.FromHex(SegmentColors.OkabeIto[3]) : Color.FromHex("#BBBBBB"),
             LineWidth = 0,
             Label = s.DaviesBouldinIndex.ToString("0.###", CultureInfo.InvariantCulture),
         }).ToList();

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using Pipeline.Core;
 using Pipeline.Functions.RenderChart;
+using Pipeline.Reports;
 using ScottPlot;
 using ScottPlot.Plottables;
 using SkiaSharp;
@@ -53,6 +54,20 @@ public sealed class SegmentChartTests
             ["1 Champions (n = 1,234,567)", "2 Loyal (n = 12,345)", "3 Potential loyalists (n = 7)"],
             plot.Legend.ManualItems.Select(i => i.LabelText));
         Assert.Equal(3, plot.Legend.ManualItems.Select(i => i.MarkerFillColor).Distinct().Count());
+    }
+
+    [Fact]
+    public void A_segment_has_the_report_s_colour_for_its_id_colour_blind_safe_up_to_eight()
+    {
+        var (model, sizes, points) = Segments(20, pointsPerSegment: 50);
+
+        var plot = SegmentChart.Build(model, sizes, points);
+
+        Assert.Equal(
+            Enumerable.Range(1, 20).Select(id => ReportCharts.SegmentColor(id)),
+            plot.Legend.ManualItems.Select(i => i.MarkerFillColor));
+        Assert.Equal(SegmentColors.OkabeIto, Enumerable.Range(1, 8).Select(SegmentColors.Hex));
+        Assert.All(Enumerable.Range(9, 30), id => Assert.Equal(new ScottPlot.Palettes.Tsitsulin().GetColor(id).ToHex(), SegmentColors.Hex(id)));
     }
 
     [Fact]
