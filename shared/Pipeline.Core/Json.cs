@@ -1,6 +1,7 @@
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using System.Text.Json.Serialization.Metadata;
 
 namespace Pipeline.Core;
 
@@ -29,7 +30,9 @@ public static class PipelineJson
             NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
         };
         options.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower, allowIntegerValues: false));
-        options.MakeReadOnly(populateMissingResolver: true);
+        // The pipeline's own documents and messages from generated metadata; anything else by reflection, as before.
+        options.TypeInfoResolver = JsonTypeInfoResolver.Combine(PipelineJsonContext.Default, new DefaultJsonTypeInfoResolver());
+        options.MakeReadOnly();
         return options;
     }
 
@@ -40,3 +43,25 @@ public static class PipelineJson
     public static T Deserialize<T>(ReadOnlySpan<byte> utf8) =>
         JsonSerializer.Deserialize<T>(utf8, Options) ?? throw new JsonException("the JSON is null");
 }
+
+/// <summary>
+/// The serialization metadata of the bucket's documents and the chain's messages, generated at build time. A process
+/// that reads or writes its first manifest would otherwise reflect over every record and emit and compile an accessor
+/// per property first, which is much of a short run's start-up. The names, converters and strictness still come
+/// from <see cref="PipelineJson"/>'s options, so the JSON is the same either way.
+/// </summary>
+[JsonSerializable(typeof(RunManifest))]
+[JsonSerializable(typeof(LatestRun))]
+[JsonSerializable(typeof(RunHistory))]
+[JsonSerializable(typeof(SegmentMigration))]
+[JsonSerializable(typeof(SegmentModel))]
+[JsonSerializable(typeof(ProfilesDocument))]
+[JsonSerializable(typeof(RunParameters))]
+[JsonSerializable(typeof(RunTriggered))]
+[JsonSerializable(typeof(StatsReady))]
+[JsonSerializable(typeof(ModelTrained))]
+[JsonSerializable(typeof(PredictionsReady))]
+[JsonSerializable(typeof(ChartRendered))]
+[JsonSerializable(typeof(RunCompleted))]
+[JsonSerializable(typeof(RunFailed))]
+internal sealed partial class PipelineJsonContext : JsonSerializerContext;
