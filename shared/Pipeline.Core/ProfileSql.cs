@@ -20,10 +20,9 @@ public sealed record ProfileTables(string OrderItems, string CustomerStats, stri
 /// <param name="DoubleType">The double type: FLOAT64 or DOUBLE.</param>
 /// <param name="WindowTimestamps">Whether the window's bounds are DATE parameters turned into TIMESTAMPs in SQL
 /// (BigQuery), rather than TIMESTAMP parameters (DuckDB).</param>
-/// <param name="QuantileAggregate">Whether the quantile function is an aggregate over a list of fractions (DuckDB's
-/// <c>quantile_cont(x, [0.25, 0.5, 0.75])</c>: one sort per group for all three), rather than an analytic function
-/// over a window (BigQuery's PERCENTILE_CONT has no exact aggregate form). Both interpolate the same way.</param>
-public sealed record ProfileSqlDialect(char Parameter, string Quantile, string DoubleType, bool WindowTimestamps, bool QuantileAggregate)
+/// <param name="PositionalJoin">Whether the engine can join two tables row by row (DuckDB's POSITIONAL JOIN), which
+/// <see cref="ProfileSql.Segments"/> uses for tables in the same user order.</param>
+public sealed record ProfileSqlDialect(char Parameter, string Quantile, string DoubleType, bool WindowTimestamps, bool PositionalJoin)
 {
     public static ProfileSqlDialect BigQuery { get; } = new('@', "PERCENTILE_CONT", "FLOAT64", true, false);
     public static ProfileSqlDialect DuckDb { get; } = new('$', "quantile_cont", "DOUBLE", false, true);
@@ -59,6 +58,9 @@ public sealed class ProfileSql(ProfileSqlDialect dialect, ProfileTables tables, 
         ("category", "p.category"),
         ("brand", "p.brand"),
     ];
+
+    /// <summary>Where the queries read from.</summary>
+    public ProfileTables Tables => tables;
 
     /// <summary>The value a cell gets when the attribute is empty.</summary>
     public const string Unknown = "(unknown)";
@@ -135,11 +137,18 @@ public sealed class ProfileSql(ProfileSqlDialect dialect, ProfileTables tables, 
     /// Per segment (<c>centroid_id</c>): customers, orders, counted items and revenue, added up from the customers'
     /// statistics (no order item is read); and the counted items and customers that found no row in <c>users</c>.
     /// </summary>
-    public string Segments()
+    /// <param name="aligned">The predictions and the statistics hold the same users in the same order (as the embedded
+    /// backend writes them): join them by position instead of hashing millions of ids, and count in the same pass, as a
+    /// last column <c>misaligned</c>, the rows whose ids differ — any means the tables were not aligned and the rows are
+    /// wrong (read them again without <paramref name="aligned"/>). Only where <see cref="ProfileSqlDialect.PositionalJoin"/>.</param>
+    public string Segments(bool aligned = false)
     {
+        if (aligned && !dialect.PositionalJoin) throw new InvalidOperationException("this dialect has no positional join");
         var people = tables.Users is null ? "" : "\nLEFT JOIN people AS u ON u.user_id = c.user_id";
         var withoutUser = tables.Users is null ? "0" : $"SUM(CASE WHEN u.user_id IS NULL THEN s.{BucketTables.ItemsCounted} ELSE 0 END)";
         var customersWithoutUser = tables.Users is null ? "0" : "SUM(CASE WHEN u.user_id IS NULL THEN 1 ELSE 0 END)";
+        var join = aligned ? "POSITIONAL JOIN stats AS s" : "JOIN stats AS s ON s.user_id = c.user_id";
+        var misaligned = aligned ? ",\n  COUNT(*) FILTER (WHERE c.user_id IS DISTINCT FROM s.user_id) AS misaligned" : "";
         return $"""
             {With(stats: true, people: true)}
             SELECT
@@ -149,42 +158,24 @@ public sealed class ProfileSql(ProfileSqlDialect dialect, ProfileTables tables, 
               SUM(s.{BucketTables.ItemsCounted}) AS items,
               SUM(s.{BucketTables.Revenue}) AS revenue,
               {withoutUser} AS items_without_user,
-              {customersWithoutUser} AS customers_without_user
+              {customersWithoutUser} AS customers_without_user{misaligned}
             FROM customers AS c
-            JOIN stats AS s ON s.user_id = c.user_id{people}
+            {join}{people}
             GROUP BY c.centroid_id
             ORDER BY c.centroid_id
             """;
     }
 
-    private static readonly (string Name, double Fraction)[] QuartileFractions = [("q1", 0.25), ("median", 0.5), ("q3", 0.75)];
+    /// <summary>The quartiles <see cref="Quartiles"/> gives, in its order.</summary>
+    public static IReadOnlyList<(string Name, double Fraction)> QuartileFractions { get; } = [("q1", 0.25), ("median", 0.5), ("q3", 0.75)];
 
     /// <summary>
     /// The quartiles of the three features per segment, and of the whole population as <c>centroid_id</c> 0 (the
-    /// interpolating PERCENTILE_CONT, over the predictions).
+    /// interpolating PERCENTILE_CONT, over the predictions). The embedded backend gets the same numbers without a
+    /// sort of every customer (its <c>BucketQuantiles</c>).
     /// </summary>
     public string Quartiles()
     {
-        if (dialect.QuantileAggregate)
-        {
-            // One aggregate per feature gives its three quartiles as a list; the empty grouping set is the population.
-            var lists = string.Join(",\n    ", Features.All.Select(f => string.Create(CultureInfo.InvariantCulture,
-                $"{dialect.Quantile}(CAST({f} AS {dialect.DoubleType}), [{string.Join(", ", QuartileFractions.Select(q => q.Fraction.ToString(CultureInfo.InvariantCulture)))}]) AS {f}")));
-            var columns = string.Join(",\n  ", Features.All.SelectMany(f => QuartileFractions.Select((q, i) =>
-                string.Create(CultureInfo.InvariantCulture, $"{f}[{i + 1}] AS {f}_{q.Name}"))));
-            return $"""
-                SELECT
-                  segment AS centroid_id,
-                  {columns}
-                FROM (
-                  SELECT
-                    CASE WHEN GROUPING(centroid_id) = 1 THEN 0 ELSE centroid_id END AS segment,
-                    {lists}
-                  FROM {tables.Predictions}
-                  GROUP BY GROUPING SETS ((centroid_id), ()))
-                ORDER BY centroid_id
-                """;
-        }
         string Columns(string over) => string.Join(",\n  ", Features.All.SelectMany(f => QuartileFractions
             .Select(q => string.Create(CultureInfo.InvariantCulture,
                 $"{dialect.Quantile}(CAST({f} AS {dialect.DoubleType}), {q.Fraction}) OVER ({over}) AS {f}_{q.Name}"))));

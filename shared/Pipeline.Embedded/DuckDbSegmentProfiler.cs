@@ -61,11 +61,9 @@ public sealed class DuckDbSegmentProfiler(
             ("window_start", parameters.WindowStart.ToDateTime(TimeOnly.MinValue, DateTimeKind.Utc)),
             ("window_end", parameters.WindowEnd.ToDateTime(TimeOnly.MinValue, DateTimeKind.Utc)),
         ];
-        var segments = Rows(connection, sql.Segments(), [], r => new SegmentFacts(
-            (int)Long(r, 0), Long(r, 1), Long(r, 2), Long(r, 3), Double(r, 4), Long(r, 5), Long(r, 6), 0, 0, 0));
-        var quartiles = Rows(connection, sql.Quartiles(), [], r => (Id: (int)Long(r, 0), Quartiles: new RfmQuartiles(
-                new(Double(r, 1), Double(r, 2), Double(r, 3)), new(Double(r, 4), Double(r, 5), Double(r, 6)), new(Double(r, 7), Double(r, 8), Double(r, 9)))))
-            .ToDictionary(q => q.Id, q => q.Quartiles);
+        var segments = Segments(connection, sql);
+        var quartiles = BucketQuantiles.Read(connection, sql.Tables.Predictions, Features.All, [.. ProfileSql.QuartileFractions.Select(q => q.Fraction)])
+            .ToDictionary(q => q.Key, q => new RfmQuartiles(Quartiles(q.Value[0]), Quartiles(q.Value[1]), Quartiles(q.Value[2])));
         var people = sql.People() is { } peopleSql
             ? Rows(connection, peopleSql, [], r => new CellFacts((int)Long(r, 0), r.GetString(1), r.GetString(2), Long(r, 3), 0))
             : null;
@@ -75,6 +73,22 @@ public sealed class DuckDbSegmentProfiler(
             : null;
         return ProfileFacts.Combine(segments, quartiles, people, catalogue, users, products, HowToAdd);
     }
+
+    /// <summary>
+    /// The segments' totals, joining the predictions to the statistics by position (both are in user order); should
+    /// they ever not be aligned, by user id.
+    /// </summary>
+    private static List<SegmentFacts> Segments(DuckDBConnection connection, ProfileSql sql)
+    {
+        // A segment with a misaligned row (its last column) is wrong, and may have no id or no sums: not read.
+        var aligned = Rows(connection, sql.Segments(aligned: true), [], r => Long(r, 7) == 0 ? SegmentRow(r) : null);
+        return aligned.Contains(null) ? Rows(connection, sql.Segments(), [], SegmentRow) : [.. aligned.OfType<SegmentFacts>()];
+    }
+
+    private static SegmentFacts SegmentRow(DbDataReader r) =>
+        new((int)Long(r, 0), Long(r, 1), Long(r, 2), Long(r, 3), Double(r, 4), Long(r, 5), Long(r, 6), 0, 0, 0);
+
+    private static Quartiles Quartiles(double[] values) => new(values[0], values[1], values[2]);
 
     private static List<T> Rows<T>(DuckDBConnection connection, string sql, (string, object?)[] parameters, Func<DbDataReader, T> read)
     {

@@ -100,14 +100,14 @@ public sealed partial class RunReportReader(IBucket bucket, RunLedger ledger)
 
     /// <summary>
     /// The whole population's figures (<see cref="SegmentFigures.CentroidId"/> 0; null when there is no customer) and
-    /// each segment's, by id, in one pass over the predictions.
+    /// each segment's, by id: the sums in one pass over the predictions, the medians by <see cref="BucketQuantiles"/>.
     /// </summary>
     private static (SegmentFigures? Population, List<SegmentFigures> Segments) ReadFigures(DuckDBConnection connection, string table)
     {
+        var medians = BucketQuantiles.Read(connection, table, Features.All, [0.5]);
         using var command = DuckDb.Command(connection, $"""
             SELECT grouping(centroid_id) = 1, centroid_id, any_value(segment), count(*),
-                   sum(count_orders * average_spend)::DOUBLE, sum(count_orders)::DOUBLE,
-                   median(days_since_last_order)::DOUBLE, median(count_orders)::DOUBLE, median(average_spend)::DOUBLE
+                   sum(count_orders * average_spend)::DOUBLE, sum(count_orders)::DOUBLE
             FROM {table}
             GROUP BY GROUPING SETS ((centroid_id), ())
             HAVING count(*) > 0
@@ -119,9 +119,11 @@ public sealed partial class RunReportReader(IBucket bucket, RunLedger ledger)
         while (reader.Read())
         {
             var everyone = reader.GetBoolean(0);
-            var figures = new SegmentFigures(everyone ? 0 : Convert.ToInt32(reader.GetValue(1), CultureInfo.InvariantCulture),
-                everyone ? "All customers" : reader.GetString(2), reader.GetInt64(3),
-                Number(reader, 4), Number(reader, 5), Number(reader, 6), Number(reader, 7), Number(reader, 8));
+            var id = everyone ? 0 : Convert.ToInt32(reader.GetValue(1), CultureInfo.InvariantCulture);
+            var median = medians.GetValueOrDefault(id);
+            double Median(int feature) => median is null ? double.NaN : median[feature][0];
+            var figures = new SegmentFigures(id, everyone ? "All customers" : reader.GetString(2), reader.GetInt64(3),
+                Number(reader, 4), Number(reader, 5), Median(0), Median(1), Median(2));
             if (everyone) population = figures;
             else segments.Add(figures);
         }

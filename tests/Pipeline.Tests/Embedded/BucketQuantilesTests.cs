@@ -1,0 +1,125 @@
+using System.Globalization;
+using DuckDB.NET.Data;
+using Pipeline.Core;
+using Pipeline.Embedded;
+
+namespace Pipeline.Tests.Embedded;
+
+/// <summary>
+/// The profiles' and the report's faster paths against the plain SQL they replace, on generated customers: the
+/// quantiles from whole-unit buckets are quantile_cont's and median's doubles, to the bit; and the segments' totals
+/// joined by position are the hash join's, falling back to it when the tables are not in the same order.
+/// </summary>
+public sealed class BucketQuantilesTests : IDisposable
+{
+    private readonly DuckDBConnection _connection = DuckDb.Open(new EmbeddedOptions());
+
+    /// <summary>
+    /// 60,000 customers in user order: segment 1 most of them, segments 2 and 3 fewer, segment 4 one customer and
+    /// segment 5 two; whole-number features with many ties, and spends with cents, thirds and negative values.
+    /// </summary>
+    private const string Customers = """
+        CREATE TABLE predictions AS
+        SELECT user_id,
+               CASE WHEN user_id = 7 THEN 4 WHEN user_id IN (11, 12) THEN 5 WHEN user_id % 10 < 7 THEN 1 WHEN user_id % 10 < 9 THEN 2 ELSE 3 END AS centroid_id,
+               (hash(user_id) % 400)::BIGINT AS days_since_last_order,
+               (1 + hash(user_id * 3) % 4 * (hash(user_id * 5) % 3))::BIGINT AS count_orders,
+               CASE WHEN user_id % 97 = 0 THEN -12.5 + user_id / 1000.0
+                    ELSE round((hash(user_id * 7) % 60000) / 100.0, 2) / (1 + hash(user_id * 11) % 3) END AS average_spend
+        FROM range(1, 60001) AS t(user_id)
+        ORDER BY user_id;
+        CREATE TABLE customer_stats AS
+        SELECT user_id, 1 + user_id % 5 AS items_counted, 1 + user_id % 3 AS distinct_orders, (user_id % 400) * 0.25 AS revenue
+        FROM range(1, 60001) AS t(user_id)
+        ORDER BY user_id;
+        """;
+
+    public BucketQuantilesTests() => DuckDb.Execute(_connection, Customers);
+
+    public void Dispose() => _connection.Dispose();
+
+    [Fact]
+    public void Bucket_quartiles_are_quantile_conts_doubles_per_segment_and_for_everyone()
+    {
+        var quartiles = BucketQuantiles.Read(_connection, "predictions", Features.All, [0.25, 0.5, 0.75]);
+
+        var expected = Rows($"""
+            SELECT CASE WHEN grouping(centroid_id) = 1 THEN 0 ELSE centroid_id END,
+                   {string.Join(", ", Features.All.Select(f => $"quantile_cont(CAST({f} AS DOUBLE), [0.25, 0.5, 0.75])"))}
+            FROM predictions
+            GROUP BY GROUPING SETS ((centroid_id), ())
+            """, r => (Id: Convert.ToInt32(r.GetValue(0), CultureInfo.InvariantCulture),
+                Values: Enumerable.Range(1, 3).Select(c => ((System.Collections.IList)r.GetValue(c)).Cast<object>()
+                    .Select(v => Convert.ToDouble(v, CultureInfo.InvariantCulture)).ToArray()).ToArray()));
+        Assert.Equal([0, 1, 2, 3, 4, 5], quartiles.Keys.Order());
+        Assert.Equal(expected.Count, quartiles.Count);
+        foreach (var (id, values) in expected)
+            for (var feature = 0; feature < 3; feature++)
+                Assert.Equal(values[feature], quartiles[id][feature]);
+        // The spends' middle buckets hold different values, so the second pass was needed and taken.
+        Assert.NotEqual(Math.Floor(quartiles[0][2][1]), quartiles[0][2][1]);
+    }
+
+    [Fact]
+    public void Bucket_medians_are_the_reports_medians()
+    {
+        var medians = BucketQuantiles.Read(_connection, "predictions", Features.All, [0.5]);
+
+        var expected = Rows($"""
+            SELECT CASE WHEN grouping(centroid_id) = 1 THEN 0 ELSE centroid_id END,
+                   {string.Join(", ", Features.All.Select(f => $"median({f})::DOUBLE"))}
+            FROM predictions
+            GROUP BY GROUPING SETS ((centroid_id), ())
+            """, r => (Id: Convert.ToInt32(r.GetValue(0), CultureInfo.InvariantCulture),
+                Values: Enumerable.Range(1, 3).Select(r.GetDouble).ToArray()));
+        foreach (var (id, values) in expected)
+            Assert.Equal(values, medians[id].Select(m => m.Single()));
+    }
+
+    [Fact]
+    public void Without_rows_there_are_no_quantiles()
+    {
+        Assert.Empty(BucketQuantiles.Read(_connection, "(SELECT * FROM predictions WHERE false)", Features.All, [0.5]));
+    }
+
+    [Fact]
+    public void Segments_joined_by_position_are_the_hash_joins_and_a_misaligned_table_falls_back_to_it()
+    {
+        var byId = Sql("predictions", "customer_stats");
+        var aligned = Rows(byId.Segments(aligned: true), Line);
+        Assert.All(aligned, row => Assert.EndsWith("|0", row, StringComparison.Ordinal));
+        Assert.Equal(Rows(byId.Segments(), Line), aligned.Select(row => row[..row.LastIndexOf('|')]));
+
+        // The statistics in another order: the positional rows are counted as misaligned, and the profile's totals
+        // are still the hash join's.
+        const string shuffled = "(SELECT * FROM customer_stats ORDER BY hash(user_id))";
+        Assert.Contains(Rows(Sql("predictions", shuffled).Segments(aligned: true), Line), row => !row.EndsWith("|0", StringComparison.Ordinal));
+        var run = new RunParameters("quantiles-run", new DateOnly(2022, 1, 1), new DateOnly(2023, 1, 1), new DateOnly(2023, 1, 1), 5,
+            StatsPreset.Rfm, 42, 0.2);
+        Assert.Equal(
+            DuckDbSegmentProfiler.Query(_connection, byId, run, null, null).Segments,
+            DuckDbSegmentProfiler.Query(_connection, Sql("predictions", shuffled), run, null, null).Segments);
+    }
+
+    [Fact]
+    public void Only_a_dialect_with_a_positional_join_joins_by_position()
+    {
+        var bigQuery = new ProfileSql(ProfileSqlDialect.BigQuery, new ProfileTables("items", "stats", "predictions", null, null), StatsPreset.Rfm);
+        Assert.Throws<InvalidOperationException>(() => bigQuery.Segments(aligned: true));
+    }
+
+    private static ProfileSql Sql(string predictions, string stats) =>
+        new(ProfileSqlDialect.DuckDb, new ProfileTables("order_items", stats, predictions, null, null), StatsPreset.Rfm);
+
+    private static string Line(System.Data.Common.DbDataReader reader) =>
+        string.Join("|", Enumerable.Range(0, reader.FieldCount).Select(i => Convert.ToString(reader.GetValue(i), CultureInfo.InvariantCulture)));
+
+    private List<T> Rows<T>(string sql, Func<System.Data.Common.DbDataReader, T> row)
+    {
+        using var command = DuckDb.Command(_connection, sql);
+        using var reader = command.ExecuteReader();
+        var rows = new List<T>();
+        while (reader.Read()) rows.Add(row(reader));
+        return rows;
+    }
+}
