@@ -54,9 +54,9 @@ public sealed class EmbeddedSegmentationEngine(
     private const string PredictionsTable = "predictions";
 
     /// <summary>
-    /// Assigns every customer in process (<see cref="NearestCentroids"/>, with the control group), joins the
-    /// assignments to the statistics by position, adds the movement columns, keeps the result as the
-    /// <c>predictions</c> table and writes it as the run's <c>predictions/</c>.
+    /// Assigns every customer in process (<see cref="NearestCentroids"/>, with the control group), hands DuckDB the
+    /// customers and their assignments as whole columns, adds the movement columns, keeps the result as the
+    /// <c>predictions</c> table (a view over those columns on a first run) and writes it as the run's <c>predictions/</c>.
     /// </summary>
     private async Task<PredictedRun> PredictTableAsync(RunParameters parameters, SegmentModel model, CancellationToken cancellationToken)
     {
@@ -72,7 +72,9 @@ public sealed class EmbeddedSegmentationEngine(
             var total = customers.Count;
             _progress.Report(new StageProgress(parameters.RunId, Stages.Predict, AssigningStep, 0, total, "customers"));
             var userIds = customers.UserIds;
-            var centroids = StandardizeAsPredictionSql(connection, statsTable, model, customers);
+            var features = FeatureColumns(customers);
+            var types = ColumnTypes(connection, statsTable);
+            var centroids = StandardizeAsPredictionSql(connection, types, model, customers);
             var previousTable = predicted.Previous is { } p ? PreviousSegmentsSql(connection, p.Table, p.Run.AsOf) : null;
             if (centroids is null)
             {
@@ -82,15 +84,18 @@ public sealed class EmbeddedSegmentationEngine(
             else
             {
                 var assignments = NearestCentroids.Assign(customers.Values, centroids, model.Centroids.Select(c => (long)c.CentroidId).Order().ToList());
-                AppendAssignments(connection, userIds, assignments, audiences.Value);
+                AppendAssignments(connection, userIds, features, assignments, audiences.Value);
                 cancellationToken.ThrowIfCancellationRequested();
+                // The statistics' columns go back to their own types (exact: ReadStats read whole numbers or doubles).
                 var assigned = $"""
-                    (SELECT s.user_id, a.centroid_id, a.distance, {SegmentNameSql(model, "a.centroid_id")} AS segment,
-                        s.days_since_last_order, s.count_orders, s.average_spend, a.control_group AS {ControlGroupColumn}
-                     FROM {statsTable} AS s POSITIONAL JOIN {AssignmentsTable} AS a)
+                    (SELECT CAST(user_id AS {types["user_id"]}) AS user_id, centroid_id, distance, {SegmentNameSql(model, "centroid_id")} AS segment,
+                        {string.Join(", ", Features.All.Select(f => $"CAST({f} AS {types[f]}) AS {f}"))}, control_group AS {ControlGroupColumn}
+                     FROM {AssignmentsTable})
                     """;
-                DuckDb.Execute(connection, $"CREATE TEMP TABLE {PredictionsTable} AS {MovementSql(assigned, previousTable, parameters.AsOf, audiences.Value, ControlGroupColumn)}");
-                DuckDb.Execute(connection, $"DROP TABLE {AssignmentsTable}");
+                // A first run's rows need neither a join nor a sort: a view, and every later read scans the appended columns.
+                var materialized = previousTable is not null || !IsAscending(userIds);
+                DuckDb.Execute(connection, $"CREATE {(materialized ? "TEMP TABLE" : "VIEW")} {PredictionsTable} AS {MovementSql(assigned, previousTable, parameters.AsOf, audiences.Value, ControlGroupColumn, inUserOrder: !materialized)}");
+                if (materialized) DuckDb.Execute(connection, $"DROP TABLE {AssignmentsTable}");
             }
             var predictions = BucketLayout.Predictions(parameters.RunId);
             DuckDbStatsBuilder.RequireFinite(connection, Stages.Predict, predictions, PredictionsTable, "distance");
@@ -112,21 +117,43 @@ public sealed class EmbeddedSegmentationEngine(
     private const string ControlGroupColumn = "in_control_group";
 
     /// <summary>
-    /// The in-process assignments as a DuckDB table, in the statistics' row order (a positional join puts them
-    /// beside their customers): DuckDB's appender takes a value at a time without building SQL text.
+    /// The customers with their in-process assignments and control group as a DuckDB table, handed over as whole
+    /// columns (a copy of their memory): neither the statistics' parts nor a join are read again.
     /// </summary>
-    private static void AppendAssignments(DuckDBConnection connection, long[] userIds, SegmentAssignments assignments, AudienceOptions audiences)
+    /// <param name="features">The customers' features as read, before standardizing, a column each.</param>
+    private static void AppendAssignments(DuckDBConnection connection, long[] userIds, double[][] features, SegmentAssignments assignments,
+        AudienceOptions audiences)
     {
-        DuckDb.Execute(connection, $"CREATE TABLE {AssignmentsTable} (centroid_id BIGINT, distance DOUBLE, control_group BOOLEAN)");
+        DuckDb.Execute(connection, $"""
+            CREATE TEMP TABLE {AssignmentsTable} (user_id BIGINT, centroid_id BIGINT, distance DOUBLE,
+                {string.Join(", ", Features.All.Select(f => $"{f} DOUBLE"))}, control_group BOOLEAN)
+            """);
         var seed = ControlGroup.SaltSeed(audiences.ControlGroupSalt);
         var threshold = ControlGroup.Threshold(audiences.ControlGroupShare);
-        using var appender = connection.CreateAppender(AssignmentsTable);
-        for (var i = 0; i < userIds.Length; i++)
-            appender.CreateRow()
-                .AppendValue(assignments.CentroidIds[i])
-                .AppendValue(assignments.Distances[i])
-                .AppendValue(ControlGroup.Contains(userIds[i], seed, threshold))
-                .EndRow();
+        var controlGroup = new bool[userIds.Length];
+        for (var i = 0; i < userIds.Length; i++) controlGroup[i] = ControlGroup.Contains(userIds[i], seed, threshold);
+        DuckDbColumns.Append(connection, AssignmentsTable, [userIds, assignments.CentroidIds, assignments.Distances, .. features, controlGroup]);
+    }
+
+    /// <summary>The customers' features a column each (they are standardized in place afterwards).</summary>
+    private static double[][] FeatureColumns(CustomerFeatures customers)
+    {
+        const int d = CustomerFeatures.Dimensions;
+        var columns = new double[d][];
+        for (var f = 0; f < d; f++)
+        {
+            var column = columns[f] = new double[customers.Count];
+            for (var i = 0; i < column.Length; i++) column[i] = customers.Values[i * d + f];
+        }
+        return columns;
+    }
+
+    /// <summary>Whether the ids are in ascending order (the statistics are written sorted by user).</summary>
+    private static bool IsAscending(long[] ids)
+    {
+        for (var i = 1; i < ids.Length; i++)
+            if (ids[i] < ids[i - 1]) return false;
+        return true;
     }
 
     /// <summary>A stage's predictions held in one DuckDB connection, with the parts it reads kept open.</summary>
@@ -292,24 +319,30 @@ public sealed class EmbeddedSegmentationEngine(
     /// <param name="previousSegments">A query of (user_id, centroid_id, segment_since), or null for the first run.</param>
     /// <param name="controlGroupColumn">A boolean column of the predictions that already holds the control group
     /// (computed in process by <see cref="ControlGroup"/>), left out of the result; null computes it here.</param>
+    /// <param name="inUserOrder">The predictions are already in <c>user_id</c> order: on a first run (nothing to
+    /// join) they are kept in that order instead of sorted again.</param>
     public static string MovementSql(string predictionsTable, string? previousSegments, DateOnly asOf, AudienceOptions audiences,
-        string? controlGroupColumn = null)
+        string? controlGroupColumn = null, bool inUserOrder = false)
     {
-        var previous = previousSegments
-            ?? "SELECT CAST(NULL AS BIGINT) AS user_id, CAST(NULL AS BIGINT) AS centroid_id, CAST(NULL AS DATE) AS segment_since WHERE false";
         var column = controlGroupColumn ?? HashedControlGroupColumn;
         var predictions = controlGroupColumn is null ? $"({ControlGroupSql(predictionsTable, audiences, column)})" : predictionsTable;
         var today = DateLiteral(asOf);
+        // With no previous run every customer is new: no join, and a sort only when the rows come unordered.
+        var (movement, join) = previousSegments is null
+            ? ($"CAST(NULL AS BIGINT) AS previous_segment_id, {today} AS segment_since", "")
+            : ($"""
+                CAST(prev.centroid_id AS BIGINT) AS previous_segment_id,
+                  CASE WHEN prev.centroid_id = p.centroid_id THEN prev.segment_since ELSE {today} END AS segment_since
+                """, $"LEFT JOIN ({previousSegments}) AS prev ON prev.user_id = p.user_id");
+        var order = previousSegments is null && inUserOrder ? "" : "ORDER BY p.user_id";
         return $"""
-            WITH previous AS ({previous})
             SELECT
               p.* EXCLUDE ({column}),
-              CAST(prev.centroid_id AS BIGINT) AS previous_segment_id,
-              CASE WHEN prev.centroid_id = p.centroid_id THEN prev.segment_since ELSE {today} END AS segment_since,
+              {movement},
               {today} AS run_as_of,
               p.{column} AS control_group
-            FROM {predictions} AS p LEFT JOIN previous AS prev ON prev.user_id = p.user_id
-            ORDER BY p.user_id
+            FROM {predictions} AS p {join}
+            {order}
             """;
     }
 
@@ -411,13 +444,10 @@ public sealed class EmbeddedSegmentationEngine(
     /// in its range, and a double feature is standardized with DuckDB's own readings of the mean and deviation.
     /// Null when a feature's range is too wide to tabulate or its type is neither (then only the SQL will do).
     /// </summary>
-    private static double[]? StandardizeAsPredictionSql(DuckDBConnection connection, string statsTable, SegmentModel model, CustomerFeatures customers)
+    private static double[]? StandardizeAsPredictionSql(DuckDBConnection connection, IReadOnlyDictionary<string, string> types,
+        SegmentModel model, CustomerFeatures customers)
     {
         const int d = CustomerFeatures.Dimensions;
-        var types = new Dictionary<string, string>();
-        using (var command = DuckDb.Command(connection, $"SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM {statsTable})"))
-        using (var reader = command.ExecuteReader())
-            while (reader.Read()) types[reader.GetString(0)] = reader.GetString(1);
         double AsDuckDb(string literal) => DuckDb.Scalar<double>(connection, $"SELECT CAST({literal} AS DOUBLE)");
 
         var values = customers.Values;
@@ -426,12 +456,13 @@ public sealed class EmbeddedSegmentationEngine(
         {
             var column = Features.All[f];
             var standardization = model.Standardization;
+            if (!IsExactAsDouble(types.GetValueOrDefault(column))) return null;
             if (!(standardization.StdDevs[f] > 0))
             {
                 for (var i = 0; i < n; i++) values[i * d + f] = 0;
                 continue;
             }
-            if (types.GetValueOrDefault(column) is "BIGINT" or "INTEGER" or "SMALLINT" or "TINYINT")
+            if (types[column] is not "DOUBLE")
             {
                 var (min, max) = (long.MaxValue, long.MinValue);
                 for (var i = 0; i < n; i++)
@@ -450,15 +481,11 @@ public sealed class EmbeddedSegmentationEngine(
                     for (var j = 0; reader.Read(); j++) table[j] = reader.GetDouble(0);
                 for (var i = 0; i < n; i++) values[i * d + f] = table[(long)values[i * d + f] - min];
             }
-            else if (types.GetValueOrDefault(column) is "DOUBLE")
+            else
             {
                 var mean = AsDuckDb(DuckDb.Number(standardization.Means[f]));
                 var deviation = AsDuckDb(DuckDb.Number(standardization.StdDevs[f]));
                 for (var i = 0; i < n; i++) values[i * d + f] = (values[i * d + f] - mean) / deviation;
-            }
-            else
-            {
-                return null;
             }
         }
         var centroids = model.Centroids.OrderBy(c => c.CentroidId).ToList();
@@ -468,6 +495,22 @@ public sealed class EmbeddedSegmentationEngine(
                 standardized[c * d + f] = AsDuckDb(StandardizedCentroidSql(model, centroids[c], f));
         return standardized;
     }
+
+    /// <summary>Each column's DuckDB type.</summary>
+    private static Dictionary<string, string> ColumnTypes(DuckDBConnection connection, string table)
+    {
+        var types = new Dictionary<string, string>();
+        using var command = DuckDb.Command(connection, $"SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM {table})");
+        using var reader = command.ExecuteReader();
+        while (reader.Read()) types[reader.GetString(0)] = reader.GetString(1);
+        return types;
+    }
+
+    /// <summary>
+    /// Whole numbers and doubles: the types whose values a DOUBLE holds exactly (a statistic's whole numbers are far
+    /// below 2^53), so the values read for the model can be written back unchanged.
+    /// </summary>
+    private static bool IsExactAsDouble(string? type) => type is "BIGINT" or "INTEGER" or "SMALLINT" or "TINYINT" or "DOUBLE";
 
     /// <summary>The widest range of an integer feature whose standardized values are tabulated (a few megabytes).</summary>
     private const long MaxTabulatedRange = 1 << 20;

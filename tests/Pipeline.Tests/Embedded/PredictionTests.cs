@@ -69,4 +69,126 @@ public sealed class PredictionTests : IDisposable
         Assert.Equal(DuckDb.Scalar<long>(connection, $"SELECT min(days_since_last_order) FROM read_parquet({DuckDb.Literal(stats)})"),
             outcome.Movement.NewestOrderDays);
     }
+
+    /// <summary>
+    /// The in-process path (whole columns handed to DuckDB, no join or sort on a first run in user order) writes the
+    /// predictions, movement and audiences the SQL path writes: the prediction SQL with the control group and the
+    /// movement columns in SQL, joined to the previous run and sorted by user. A second run carries
+    /// <c>segment_since</c> over from the first; statistics out of user order still give predictions in user order.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Predictions_movement_and_audiences_are_the_sql_paths_over_two_runs(bool statsOutOfUserOrder)
+    {
+        var options = Options.Create(new EmbeddedOptions { BucketDirectory = _bucketDirectory.Path });
+        var bucket = new FileSystemBucket(options);
+        var ledger = new RunLedger(bucket, TimeProvider.System);
+        var audiences = new AudienceOptions();
+        var engine = new EmbeddedSegmentationEngine(options, Options.Create(audiences), bucket, ledger, NullLogger<EmbeddedSegmentationEngine>.Instance);
+        using var connection = DuckDb.Open(options.Value);
+
+        // The second run loses the first 5,000 customers, gains 5,000 new ones and sees everybody's features change a little.
+        var first = await PredictAndCompareAsync(engine, ledger, connection, "first", new DateOnly(2025, 12, 1), 1, 20_000, 7, null, statsOutOfUserOrder);
+        var second = await PredictAndCompareAsync(engine, ledger, connection, "second", new DateOnly(2026, 1, 1), 5_001, 25_000, 11, "first", statsOutOfUserOrder);
+
+        Assert.Equal(0L, first.Movement.Migration.Gone);
+        Assert.Equal(5_000L, second.Movement.Migration.New);
+        Assert.Equal(5_000L, second.Movement.Migration.Gone);
+        var predictions = Predictions("second");
+        Assert.True(DuckDb.Scalar<long>(connection, $"SELECT count(*) FROM {predictions} WHERE segment_since = DATE '2025-12-01'") > 0);
+        Assert.True(DuckDb.Scalar<long>(connection, $"SELECT count(*) FROM {predictions} WHERE previous_segment_id <> centroid_id") > 0);
+    }
+
+    private async Task<PredictionOutcome> PredictAndCompareAsync(EmbeddedSegmentationEngine engine, RunLedger ledger, DuckDB.NET.Data.DuckDBConnection connection,
+        string runId, DateOnly asOf, int firstUser, int lastUser, int featureSeed, string? previousRunId, bool outOfUserOrder)
+    {
+        var parameters = new RunParameters(runId, asOf.AddYears(-1), asOf, asOf, 4, StatsPreset.Rfm, 42, 0.2);
+        await ledger.UpdateAsync(runId, parameters, m => m, CancellationToken.None);
+        var stats = Path.Combine(_bucketDirectory.Path, BucketLayout.Part(BucketLayout.CustomerStats(runId), 0));
+        Directory.CreateDirectory(Path.GetDirectoryName(stats)!);
+        DuckDb.Execute(connection, $"""
+            COPY (SELECT i * 3 AS user_id, CAST(hash(i * {featureSeed}) % 400 AS BIGINT) AS days_since_last_order,
+                    CAST(1 + hash(i * 7) % 6 AS BIGINT) AS count_orders, CAST(hash(i * 13) % 200000 AS DOUBLE) / 97.0 AS average_spend
+                  FROM range({firstUser}, {lastUser + 1}) t(i) ORDER BY {(outOfUserOrder ? "hash(i)" : "user_id")})
+            TO {DuckDb.Literal(stats)} (FORMAT parquet)
+            """);
+        var model = Model(runId) with { MatchedToRun = previousRunId };
+
+        var outcome = await engine.PredictAllAsync(parameters, model, CancellationToken.None);
+
+        var previous = previousRunId is null ? null : $"SELECT user_id, centroid_id, segment_since FROM {Predictions(previousRunId)}";
+        var expected = EmbeddedSegmentationEngine.MovementSql(
+            $"({EmbeddedSegmentationEngine.PredictionSql(model, $"read_parquet({DuckDb.Literal(stats)})")})", previous, asOf, new AudienceOptions());
+        var written = Predictions(runId);
+        Assert.Equal(Schema(connection, expected), Schema(connection, $"SELECT * FROM {written}"));
+        Assert.Equal(0L, DuckDb.Scalar<long>(connection, $"""
+            SELECT count(*) FROM ((SELECT * FROM {written} EXCEPT ALL SELECT * FROM ({expected}))
+                UNION ALL (SELECT * FROM ({expected}) EXCEPT ALL SELECT * FROM {written}))
+            """));
+        Assert.Equal(lastUser - firstUser + 1, UserIdsInFileOrder(connection, written).Count);
+        Assert.Equal(UserIdsInFileOrder(connection, written).Order(), UserIdsInFileOrder(connection, written));
+
+        // The movement from the parts just written (the separate MovementAsync path) and the audiences as DuckDB writes them from the SQL path.
+        var fromParts = await engine.MovementAsync(parameters, model, outcome.Sizes, CancellationToken.None);
+        Assert.Equal(PipelineJson.Serialize(fromParts), PipelineJson.Serialize(outcome.Movement));
+        Assert.Equal(4, outcome.Audiences.Count);
+        foreach (var audience in outcome.Audiences)
+        {
+            var csv = Path.Combine(_bucketDirectory.Path, $"expected-{runId}-{audience.CentroidId}.csv");
+            DuckDb.Execute(connection, $"""
+                COPY (SELECT user_id FROM ({expected}) WHERE centroid_id = {audience.CentroidId} AND NOT control_group ORDER BY user_id)
+                TO {DuckDb.Literal(csv)} (FORMAT csv, HEADER true)
+                """);
+            Assert.Equal(await File.ReadAllBytesAsync(csv), await File.ReadAllBytesAsync(Path.Combine(_bucketDirectory.Path, audience.ObjectName)));
+        }
+        return outcome;
+    }
+
+    private string Predictions(string runId) =>
+        $"read_parquet({DuckDb.Literal(Path.Combine(_bucketDirectory.Path, BucketLayout.Part(BucketLayout.Predictions(runId), 0)))})";
+
+    private static string Schema(DuckDB.NET.Data.DuckDBConnection connection, string query)
+    {
+        using var command = DuckDb.Command(connection, $"SELECT column_name, column_type FROM (DESCRIBE {query})");
+        using var reader = command.ExecuteReader();
+        var columns = new List<string>();
+        while (reader.Read()) columns.Add($"{reader.GetString(0)} {reader.GetString(1)}");
+        return string.Join(", ", columns);
+    }
+
+    private static List<long> UserIdsInFileOrder(DuckDB.NET.Data.DuckDBConnection connection, string table)
+    {
+        using var command = DuckDb.Command(connection, $"SELECT user_id FROM {table}");
+        using var reader = command.ExecuteReader();
+        var ids = new List<long>();
+        while (reader.Read()) ids.Add(reader.GetInt64(0));
+        return ids;
+    }
+
+    /// <summary>Whole columns reach DuckDB bit for bit, across vectors and a partial last one.</summary>
+    [Fact]
+    public void Whole_columns_are_appended_as_they_are()
+    {
+        const int rows = 5_000; // two full vectors of 2,048 and a part of one
+        var ids = Enumerable.Range(0, rows).Select(i => i switch { 0 => long.MinValue, 1 => long.MaxValue, _ => i * 7919L - 1_000_000 }).ToArray();
+        var values = Enumerable.Range(0, rows).Select(i => i switch { 0 => -0.0, 1 => double.NaN, 2 => double.Epsilon, 3 => double.NegativeInfinity, _ => i / 3.0 }).ToArray();
+        var flags = Enumerable.Range(0, rows).Select(i => i % 3 == 0).ToArray();
+        using var connection = DuckDb.Open(new EmbeddedOptions());
+        DuckDb.Execute(connection, "CREATE TABLE t (id BIGINT, value DOUBLE, flag BOOLEAN)");
+
+        DuckDbColumns.Append(connection, "t", ids, values, flags);
+
+        using var command = DuckDb.Command(connection, "SELECT id, value, flag FROM t");
+        using var reader = command.ExecuteReader();
+        var i = 0;
+        for (; reader.Read(); i++)
+        {
+            Assert.Equal(ids[i], reader.GetInt64(0));
+            Assert.Equal(BitConverter.DoubleToInt64Bits(values[i]), BitConverter.DoubleToInt64Bits(reader.GetDouble(1)));
+            Assert.Equal(flags[i], reader.GetBoolean(2));
+        }
+        Assert.Equal(rows, i);
+        Assert.Throws<ArgumentException>(() => DuckDbColumns.Append(connection, "t", ids, values[..10], flags));
+    }
 }
