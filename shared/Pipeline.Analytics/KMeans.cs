@@ -274,15 +274,17 @@ public static class KMeans
             {
                 var count = Math.Min(BlockSize, end - from);
                 NearestOfBlock(columns, from, count, centroids, nearest, distances);
-                // Row by row, in order: the same additions as one row at a time, so the sums are bit for bit the same.
+                // Each sum still adds its rows in row order, so the sums are bit for bit those of one row at a time.
+                for (var f = 0; f < d; f++)
+                {
+                    var column = columns[f].AsSpan(from, count);
+                    for (var j = 0; j < column.Length; j++) s[nearest[j] * d + f] += column[j];
+                }
                 for (var j = 0; j < count; j++)
                 {
-                    var index = nearest[j];
-                    var distance = distances[j];
-                    cnt[index]++;
-                    for (var f = 0; f < d; f++) s[index * d + f] += columns[f][from + j];
-                    loss += distance;
-                    if (distance > far.Distance) far = (from + j, distance);
+                    cnt[nearest[j]]++;
+                    loss += distances[j];
+                    if (distances[j] > far.Distance) far = (from + j, distances[j]);
                 }
             }
             sums[chunk] = s;
@@ -313,44 +315,16 @@ public static class KMeans
 
     /// <summary>
     /// The nearest centroid of rows <paramref name="from"/> to <paramref name="from"/> + <paramref name="count"/>
-    /// and the squared distance to it, four rows at a time in vector lanes. Each lane makes the same operations in
-    /// the same order as <see cref="Distance2"/> and <see cref="Nearest"/> (sum from 0, features in order, the
-    /// first of equally near centroids), so the results are bit for bit those of one row at a time.
+    /// and the squared distance to it: the pipeline's three features four rows at a time, any others one row at a time.
     /// </summary>
     private static void NearestOfBlock(double[][] columns, int from, int count, ReadOnlySpan<double> centroids,
         Span<int> nearest, Span<double> distances)
     {
         var d = columns.Length;
         var k = centroids.Length / d;
-        var j = 0;
-        if (Vector256.IsHardwareAccelerated && centroids.Length <= MaxVectorCoordinates)
-        {
-            Span<Vector256<double>> centroidLanes = stackalloc Vector256<double>[centroids.Length];
-            for (var i = 0; i < centroids.Length; i++) centroidLanes[i] = Vector256.Create(centroids[i]);
-            Span<Vector256<double>> rows = stackalloc Vector256<double>[d];
-            for (; j + Vector256<double>.Count <= count; j += Vector256<double>.Count)
-            {
-                for (var f = 0; f < d; f++) rows[f] = Vector256.Create(columns[f], from + j);
-                var best = Vector256.Create(double.PositiveInfinity);
-                var bestIndex = Vector256<double>.Zero;
-                for (var c = 0; c < k; c++)
-                {
-                    var centroid = centroidLanes.Slice(c * d, d);
-                    var sum = Vector256<double>.Zero;
-                    for (var f = 0; f < d; f++)
-                    {
-                        var delta = rows[f] - centroid[f];
-                        sum += delta * delta;
-                    }
-                    var closer = Vector256.LessThan(sum, best);
-                    best = Vector256.ConditionalSelect(closer, sum, best);
-                    bestIndex = Vector256.ConditionalSelect(closer, Vector256.Create((double)c), bestIndex);
-                }
-                best.CopyTo(distances[j..]);
-                var indexes = Vector256.ConvertToInt64(bestIndex);
-                for (var lane = 0; lane < Vector256<double>.Count; lane++) nearest[j + lane] = (int)indexes.GetElement(lane);
-            }
-        }
+        var j = d == 3 && Vector256.IsHardwareAccelerated && centroids.Length <= MaxVectorCoordinates
+            ? NearestOfBlock3(columns, from, count, centroids, nearest, distances)
+            : 0;
         for (; j < count; j++)
         {
             var bestDistance = double.PositiveInfinity;
@@ -372,6 +346,42 @@ public static class KMeans
             distances[j] = bestDistance;
             nearest[j] = bestIndex;
         }
+    }
+
+    /// <summary>
+    /// <see cref="NearestOfBlock"/> for three features, four rows in the lanes of a vector; returns how many rows it
+    /// measured (a multiple of four). Each lane makes the same operations in the same order as one row's loop
+    /// (0 + dx² + dy² + dz², and 0 + dx² is dx²; the first of equally near centroids), so the results are bit for bit
+    /// the same.
+    /// </summary>
+    private static int NearestOfBlock3(double[][] columns, int from, int count, ReadOnlySpan<double> centroids,
+        Span<int> nearest, Span<double> distances)
+    {
+        var k = centroids.Length / 3;
+        Span<Vector256<double>> lanes = stackalloc Vector256<double>[centroids.Length];
+        for (var i = 0; i < centroids.Length; i++) lanes[i] = Vector256.Create(centroids[i]);
+        var xs = columns[0].AsSpan(from, count);
+        var ys = columns[1].AsSpan(from, count);
+        var zs = columns[2].AsSpan(from, count);
+        var j = 0;
+        for (; j + 4 <= count; j += 4)
+        {
+            var (x, y, z) = (Vector256.Create(xs[j..]), Vector256.Create(ys[j..]), Vector256.Create(zs[j..]));
+            var best = Vector256.Create(double.PositiveInfinity);
+            var bestIndex = Vector256<double>.Zero;
+            for (var c = 0; c < k; c++)
+            {
+                var (dx, dy, dz) = (x - lanes[3 * c], y - lanes[3 * c + 1], z - lanes[3 * c + 2]);
+                var sum = dx * dx + dy * dy + dz * dz;
+                var closer = Vector256.LessThan(sum, best);
+                best = Vector256.ConditionalSelect(closer, sum, best);
+                bestIndex = Vector256.ConditionalSelect(closer, Vector256.Create((double)c), bestIndex);
+            }
+            best.CopyTo(distances[j..]);
+            var indexes = Vector256.ConvertToInt64(bestIndex);
+            for (var lane = 0; lane < 4; lane++) nearest[j + lane] = (int)indexes.GetElement(lane);
+        }
+        return j;
     }
 
     private static int ChunkCount(int n) => Math.Max(1, (n + ChunkSize - 1) / ChunkSize);
