@@ -9,8 +9,8 @@ namespace Pipeline.Analytics;
 /// </summary>
 public static class RadixSort
 {
-    private const int DigitBits = 8;
-    private const int Digits = sizeof(ulong) * 8 / DigitBits;
+    private const int DigitBits = 11; // six passes; 2,048 buckets stay in the first-level caches
+    private const int Digits = (sizeof(ulong) * 8 + DigitBits - 1) / DigitBits;
     private const int Radix = 1 << DigitBits;
     private const ulong SignBit = 1UL << 63;
 
