@@ -22,24 +22,25 @@ public sealed class CustomerFeatures
 
     public ReadOnlySpan<double> Row(int index) => Values.AsSpan(index * Dimensions, Dimensions);
 
-    /// <summary>The rows whose indexes <paramref name="keep"/> selects, in order.</summary>
-    public CustomerFeatures Select(Func<int, bool> keep)
+    /// <summary>The rows <paramref name="selected"/> marks and the others, each in order, in one pass.</summary>
+    public (CustomerFeatures Selected, CustomerFeatures Others) Split(bool[] selected)
     {
-        var kept = new bool[Count];
+        if (selected.Length != Count) throw new ArgumentException($"expected {Count} marks, got {selected.Length}");
         var count = 0;
+        foreach (var mark in selected) if (mark) count++;
+        var parts = new[] { Empty(Count - count), Empty(count) };
+        var next = new int[2];
         for (var i = 0; i < Count; i++)
-            if (kept[i] = keep(i)) count++;
-        var ids = new long[count];
-        var values = new double[count * Dimensions];
-        for (int i = 0, j = 0; i < Count; i++)
         {
-            if (!kept[i]) continue;
-            ids[j] = UserIds[i];
-            Row(i).CopyTo(values.AsSpan(j * Dimensions, Dimensions));
-            j++;
+            var part = selected[i] ? 1 : 0;
+            var j = next[part]++;
+            parts[part].UserIds[j] = UserIds[i];
+            Values.AsSpan(i * Dimensions, Dimensions).CopyTo(parts[part].Values.AsSpan(j * Dimensions, Dimensions));
         }
-        return new CustomerFeatures(ids, values);
+        return (parts[1], parts[0]);
     }
+
+    private static CustomerFeatures Empty(int count) => new(new long[count], new double[count * Dimensions]);
 
     /// <summary>
     /// The same customers ordered by user id (this instance when they already are). K-means++ picks its first
@@ -63,7 +64,7 @@ public sealed class CustomerFeatures
     {
         var column = new double[Count];
         for (var i = 0; i < Count; i++) column[i] = Values[i * Dimensions + feature];
-        Array.Sort(column);
+        RadixSort.Sort(column);
         return column;
     }
 }

@@ -1,3 +1,5 @@
+using System.Runtime.Intrinsics;
+
 namespace Pipeline.Analytics;
 
 /// <summary>BigQuery ML's K-means options that the contract fixes, plus how many k-means++ starts to try.</summary>
@@ -29,7 +31,8 @@ public readonly record struct KMeansIteration(int Start, int Starts, int Iterati
 /// <summary>
 /// Lloyd's K-means with k-means++ initialisation and BigQuery ML's stopping rule. Work is split into fixed chunks
 /// whose partial sums are combined in chunk order, so results are identical for identical input and seed however
-/// many cores run it.
+/// many cores run it. Rows are held one feature per array and measured four at a time in vector lanes, each lane
+/// computing exactly what one row's loop computes, so the model is the same to the bit.
 /// </summary>
 public static class KMeans
 {
@@ -46,11 +49,12 @@ public static class KMeans
 
         KMeansResult? best = null;
         var starts = Math.Max(1, options.Starts);
+        var columns = Columns(points, dimensions);
         for (var start = 0; start < starts; start++)
         {
             var random = new Random(unchecked(seed * 7919 + start * 104729 + 17));
-            var centroids = PlusPlus(points, dimensions, k, random);
-            var result = Lloyd(points, dimensions, k, centroids, options, start, starts, onIteration);
+            var centroids = PlusPlus(columns, k, random);
+            var result = Lloyd(columns, k, centroids, options, start, starts, onIteration);
             if (best is null || result.Loss < best.Loss) best = result;
         }
         return best!;
@@ -107,17 +111,40 @@ public static class KMeans
         return sum;
     }
 
-    private static double[] PlusPlus(double[] points, int d, int k, Random random)
+    /// <summary>
+    /// The rows one feature per array: the layout in which <see cref="NearestOfBlock"/> measures four rows at once.
+    /// </summary>
+    private static double[][] Columns(double[] points, int d)
     {
         var n = points.Length / d;
+        var columns = new double[d][];
+        for (var f = 0; f < d; f++)
+        {
+            var column = columns[f] = new double[n];
+            for (var i = 0; i < n; i++) column[i] = points[i * d + f];
+        }
+        return columns;
+    }
+
+    private static double[] Row(double[][] columns, int row)
+    {
+        var point = new double[columns.Length];
+        for (var f = 0; f < point.Length; f++) point[f] = columns[f][row];
+        return point;
+    }
+
+    private static double[] PlusPlus(double[][] columns, int k, Random random)
+    {
+        var d = columns.Length;
+        var n = columns[0].Length;
         var centroids = new double[k * d];
         var first = random.Next(n);
-        Array.Copy(points, first * d, centroids, 0, d);
+        Row(columns, first).CopyTo(centroids, 0);
 
         var minDistance = new double[n];
         var chunks = ChunkCount(n);
         var chunkTotals = new double[chunks];
-        UpdateMinDistances(points, d, centroids.AsMemory(0, d), minDistance, chunkTotals, initialise: true);
+        UpdateMinDistances(columns, centroids.AsMemory(0, d), minDistance, chunkTotals, initialise: true);
 
         for (var c = 1; c < k; c++)
         {
@@ -149,43 +176,50 @@ public static class KMeans
                     }
                 }
             }
-            Array.Copy(points, chosen * d, centroids, c * d, d);
-            UpdateMinDistances(points, d, centroids.AsMemory(c * d, d), minDistance, chunkTotals, initialise: false);
+            Row(columns, chosen).CopyTo(centroids, c * d);
+            UpdateMinDistances(columns, centroids.AsMemory(c * d, d), minDistance, chunkTotals, initialise: false);
         }
         return centroids;
     }
 
-    private static void UpdateMinDistances(double[] points, int d, ReadOnlyMemory<double> centroid, double[] minDistance,
+    private static void UpdateMinDistances(double[][] columns, ReadOnlyMemory<double> centroid, double[] minDistance,
         double[] chunkTotals, bool initialise)
     {
         var n = minDistance.Length;
         Parallel.For(0, chunkTotals.Length, chunk =>
         {
-            var c = centroid.Span;
+            Span<int> nearest = stackalloc int[BlockSize];
+            Span<double> distances = stackalloc double[BlockSize];
             var end = Math.Min(n, (chunk + 1) * ChunkSize);
             var total = 0.0;
-            for (var i = chunk * ChunkSize; i < end; i++)
+            for (var from = chunk * ChunkSize; from < end; from += BlockSize)
             {
-                var distance = Distance2(points.AsSpan(i * d, d), c);
-                if (initialise || distance < minDistance[i]) minDistance[i] = distance;
-                total += minDistance[i];
+                var count = Math.Min(BlockSize, end - from);
+                NearestOfBlock(columns, from, count, centroid.Span, nearest, distances);
+                for (var j = 0; j < count; j++)
+                {
+                    var i = from + j;
+                    if (initialise || distances[j] < minDistance[i]) minDistance[i] = distances[j];
+                    total += minDistance[i];
+                }
             }
             chunkTotals[chunk] = total;
         });
     }
 
-    private static KMeansResult Lloyd(double[] points, int d, int k, double[] centroids, KMeansOptions options, int start, int starts,
+    private static KMeansResult Lloyd(double[][] columns, int k, double[] centroids, KMeansOptions options, int start, int starts,
         Action<KMeansIteration>? onIteration)
     {
-        var n = points.Length / d;
-        var pass = Assign(points, d, k, centroids);
+        var d = columns.Length;
+        var n = columns[0].Length;
+        var pass = Assign(columns, k, centroids);
         var iterations = 0;
         var stopped = !(pass.Loss > 0) || options.MaxIterations < 1;
         onIteration?.Invoke(new KMeansIteration(start, starts, 0, options.MaxIterations, pass.Loss / n, stopped));
         for (var iteration = 1; !stopped; iteration++)
         {
-            var updated = Update(points, d, k, pass);
-            var next = Assign(points, d, k, updated);
+            var updated = Update(columns, k, pass);
+            var next = Assign(columns, k, updated);
             var progress = (pass.Loss - next.Loss) / pass.Loss;
             centroids = updated;
             pass = next;
@@ -196,8 +230,9 @@ public static class KMeans
         return new KMeansResult(centroids, k, d, iterations, pass.Loss / n, start);
     }
 
-    private static double[] Update(double[] points, int d, int k, AssignmentPass pass)
+    private static double[] Update(double[][] columns, int k, AssignmentPass pass)
     {
+        var d = columns.Length;
         var updated = new double[k * d];
         var taken = new HashSet<int>();
         for (var c = 0; c < k; c++)
@@ -210,16 +245,17 @@ public static class KMeans
             // An empty cluster restarts at the row farthest from its centroid, which lowers the loss the most.
             var row = pass.Farthest.FirstOrDefault(r => !taken.Contains(r), pass.Farthest.Count > 0 ? pass.Farthest[0] : 0);
             taken.Add(row);
-            Array.Copy(points, row * d, updated, c * d, d);
+            Row(columns, row).CopyTo(updated, c * d);
         }
         return updated;
     }
 
     private sealed record AssignmentPass(double[] Sums, long[] Counts, double Loss, List<int> Farthest);
 
-    private static AssignmentPass Assign(double[] points, int d, int k, double[] centroids)
+    private static AssignmentPass Assign(double[][] columns, int k, double[] centroids)
     {
-        var n = points.Length / d;
+        var d = columns.Length;
+        var n = columns[0].Length;
         var chunks = ChunkCount(n);
         var sums = new double[chunks][];
         var counts = new long[chunks][];
@@ -227,19 +263,29 @@ public static class KMeans
         var farthest = new (int Row, double Distance)[chunks];
         Parallel.For(0, chunks, chunk =>
         {
+            Span<int> nearest = stackalloc int[BlockSize];
+            Span<double> distances = stackalloc double[BlockSize];
             var s = new double[k * d];
             var cnt = new long[k];
             var loss = 0.0;
             var far = (Row: -1, Distance: -1.0);
             var end = Math.Min(n, (chunk + 1) * ChunkSize);
-            for (var i = chunk * ChunkSize; i < end; i++)
+            for (var from = chunk * ChunkSize; from < end; from += BlockSize)
             {
-                var point = points.AsSpan(i * d, d);
-                var (index, distance) = Nearest(point, centroids, d);
-                cnt[index]++;
-                for (var f = 0; f < d; f++) s[index * d + f] += point[f];
-                loss += distance;
-                if (distance > far.Distance) far = (i, distance);
+                var count = Math.Min(BlockSize, end - from);
+                NearestOfBlock(columns, from, count, centroids, nearest, distances);
+                // Each sum still adds its rows in row order, so the sums are bit for bit those of one row at a time.
+                for (var f = 0; f < d; f++)
+                {
+                    var column = columns[f].AsSpan(from, count);
+                    for (var j = 0; j < column.Length; j++) s[nearest[j] * d + f] += column[j];
+                }
+                for (var j = 0; j < count; j++)
+                {
+                    cnt[nearest[j]]++;
+                    loss += distances[j];
+                    if (distances[j] > far.Distance) far = (from + j, distances[j]);
+                }
             }
             sums[chunk] = s;
             counts[chunk] = cnt;
@@ -259,6 +305,83 @@ public static class KMeans
         var farRows = farthest.Where(f => f.Row >= 0).OrderByDescending(f => f.Distance).ThenBy(f => f.Row)
             .Take(k).Select(f => f.Row).ToList();
         return new AssignmentPass(totalSums, totalCounts, totalLoss, farRows);
+    }
+
+    /// <summary>Rows measured together: small enough for the stack, large enough to amortise the call.</summary>
+    private const int BlockSize = 256;
+
+    /// <summary>Past this many centroid coordinates (8 KiB of vectors on the stack) rows are measured one at a time.</summary>
+    private const int MaxVectorCoordinates = 256;
+
+    /// <summary>
+    /// The nearest centroid of rows <paramref name="from"/> to <paramref name="from"/> + <paramref name="count"/>
+    /// and the squared distance to it: the pipeline's three features four rows at a time, any others one row at a time.
+    /// </summary>
+    private static void NearestOfBlock(double[][] columns, int from, int count, ReadOnlySpan<double> centroids,
+        Span<int> nearest, Span<double> distances)
+    {
+        var d = columns.Length;
+        var k = centroids.Length / d;
+        var j = d == 3 && Vector256.IsHardwareAccelerated && centroids.Length <= MaxVectorCoordinates
+            ? NearestOfBlock3(columns, from, count, centroids, nearest, distances)
+            : 0;
+        for (; j < count; j++)
+        {
+            var bestDistance = double.PositiveInfinity;
+            var bestIndex = 0;
+            for (var c = 0; c < k; c++)
+            {
+                var sum = 0.0;
+                for (var f = 0; f < d; f++)
+                {
+                    var delta = columns[f][from + j] - centroids[c * d + f];
+                    sum += delta * delta;
+                }
+                if (sum < bestDistance)
+                {
+                    bestDistance = sum;
+                    bestIndex = c;
+                }
+            }
+            distances[j] = bestDistance;
+            nearest[j] = bestIndex;
+        }
+    }
+
+    /// <summary>
+    /// <see cref="NearestOfBlock"/> for three features, four rows in the lanes of a vector; returns how many rows it
+    /// measured (a multiple of four). Each lane makes the same operations in the same order as one row's loop
+    /// (0 + dx² + dy² + dz², and 0 + dx² is dx²; the first of equally near centroids), so the results are bit for bit
+    /// the same.
+    /// </summary>
+    private static int NearestOfBlock3(double[][] columns, int from, int count, ReadOnlySpan<double> centroids,
+        Span<int> nearest, Span<double> distances)
+    {
+        var k = centroids.Length / 3;
+        Span<Vector256<double>> lanes = stackalloc Vector256<double>[centroids.Length];
+        for (var i = 0; i < centroids.Length; i++) lanes[i] = Vector256.Create(centroids[i]);
+        var xs = columns[0].AsSpan(from, count);
+        var ys = columns[1].AsSpan(from, count);
+        var zs = columns[2].AsSpan(from, count);
+        var j = 0;
+        for (; j + 4 <= count; j += 4)
+        {
+            var (x, y, z) = (Vector256.Create(xs[j..]), Vector256.Create(ys[j..]), Vector256.Create(zs[j..]));
+            var best = Vector256.Create(double.PositiveInfinity);
+            var bestIndex = Vector256<double>.Zero;
+            for (var c = 0; c < k; c++)
+            {
+                var (dx, dy, dz) = (x - lanes[3 * c], y - lanes[3 * c + 1], z - lanes[3 * c + 2]);
+                var sum = dx * dx + dy * dy + dz * dz;
+                var closer = Vector256.LessThan(sum, best);
+                best = Vector256.ConditionalSelect(closer, sum, best);
+                bestIndex = Vector256.ConditionalSelect(closer, Vector256.Create((double)c), bestIndex);
+            }
+            best.CopyTo(distances[j..]);
+            var indexes = Vector256.ConvertToInt64(bestIndex);
+            for (var lane = 0; lane < 4; lane++) nearest[j + lane] = (int)indexes.GetElement(lane);
+        }
+        return j;
     }
 
     private static int ChunkCount(int n) => Math.Max(1, (n + ChunkSize - 1) / ChunkSize);

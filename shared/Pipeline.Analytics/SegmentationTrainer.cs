@@ -27,8 +27,7 @@ public static class SegmentationTrainer
         var heldOut = new bool[customers.Count];
         for (var i = 0; i < customers.Count; i++)
             heldOut[i] = HoldOutSplit.IsHeldOut(customers.UserIds[i], parameters.Seed, parameters.TestFraction);
-        var training = customers.Select(i => !heldOut[i]);
-        var test = customers.Select(i => heldOut[i]);
+        var (test, training) = customers.Split(heldOut);
 
         var minimum = parameters.K ?? AutoCandidates[0];
         if (training.Count < minimum)

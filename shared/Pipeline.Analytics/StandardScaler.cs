@@ -39,8 +39,9 @@ public static class StandardScaler
     public static void Transform(ReadOnlySpan<double> values, Span<double> destination, Standardization standardization)
     {
         const int d = CustomerFeatures.Dimensions;
-        for (var i = 0; i < values.Length; i++)
-            destination[i] = standardization.Standardize(i % d, values[i]);
+        for (var row = 0; row + d <= values.Length; row += d)
+            for (var f = 0; f < d; f++)
+                destination[row + f] = standardization.Standardize(f, values[row + f]);
     }
 
     /// <summary>A point in standardized units back in original units.</summary>

@@ -536,6 +536,7 @@ public sealed class EmbeddedSegmentationEngine(
             SELECT user_id, CAST(days_since_last_order AS DOUBLE), CAST(count_orders AS DOUBLE), CAST(average_spend AS DOUBLE)
             FROM {table}
             """); // in the parts' order, by user (DuckDB keeps a scan's order): no sort needed
+        command.UseStreamingMode = true; // chunks go straight into the arrays, never into a materialized copy of the table
         using var reader = command.ExecuteReader();
         var i = 0;
         while (reader.Read())

@@ -88,6 +88,31 @@ public class KMeansTests
         Assert.Equal(first.Loss, second.Loss);
     }
 
+    /// <summary>
+    /// The model of a fixed input and seed, to the bit, as the one-row-at-a-time loops computed it before the rows
+    /// were measured four at a time: overlapping blobs (many close calls between centroids), a row count that is no
+    /// multiple of 4, of a block or of a chunk; and 130 centroids, more coordinates than the vector path keeps.
+    /// </summary>
+    [Fact]
+    public void The_vectorised_passes_give_the_row_by_row_model_to_the_bit()
+    {
+        var overlapping = Blobs([[-1, 0, 2], [0, 1, -1], [1, 0, 0], [0, -1, 1], [1, 1, 2]], 8_001, 1.2, seed: 11)[..(40_003 * 3)];
+        var fit = KMeans.Fit(overlapping, 3, 5, seed: 42);
+        Assert.Equal(2.9564044016183946, fit.Loss);
+        Assert.Equal(3, fit.Iterations);
+        Assert.Equal(
+        [
+            -1.3141454040759304, 0.35199974966751396, 2.1615578850138997, 1.1537570143249558, -0.775310601994086,
+            0.7760141444926217, 0.22837696177132444, 0.9970468061094707, -1.1311486675407505, 1.2723939485639497,
+            1.3927039387810862, 2.1703729393582925, -1.0015178019095523, -1.6876256005885453, 0.8018792455571497,
+        ], fit.Centroids);
+
+        var wide = KMeans.Fit(Blobs([[0, 0], [5, 5], [10, 0]], 1_667, 3, seed: 12)[..(5_001 * 2)], 2, 130, seed: 7);
+        Assert.Equal(0.45972220277422865, wide.Loss);
+        Assert.Equal(6, wide.Iterations);
+        Assert.Equal([7.748207568999387, -1.1041810164822041, -0.29716936126576976, -1.878643201239296], wide.Centroids[..4]);
+    }
+
     [Fact]
     public void Several_starts_keep_the_lowest_loss()
     {

@@ -16,6 +16,19 @@ public class SplitAndMatchingTests
     }
 
     [Fact]
+    public void Splitting_customers_keeps_each_side_in_order_with_its_values()
+    {
+        var customers = new CustomerFeatures([10, 20, 30, 40, 50], [.. Enumerable.Range(0, 15).Select(i => (double)i)]);
+
+        var (selected, others) = customers.Split([false, true, true, false, true]);
+
+        Assert.Equal([20L, 30, 50], selected.UserIds);
+        Assert.Equal([3.0, 4, 5, 6, 7, 8, 12, 13, 14], selected.Values);
+        Assert.Equal([10L, 40], others.UserIds);
+        Assert.Equal([0.0, 1, 2, 9, 10, 11], others.Values);
+    }
+
+    [Fact]
     public void The_split_stays_inside_int64_for_the_largest_inputs()
     {
         // BigQuery errors on INT64 overflow; C# would wrap silently. Check the extremes stay in range.
