@@ -40,16 +40,23 @@ public static class KMeans
 
     /// <param name="onIteration">Told after each iteration of each start (progress); null costs nothing.</param>
     public static KMeansResult Fit(double[] points, int dimensions, int k, int seed, KMeansOptions? options = null,
+        Action<KMeansIteration>? onIteration = null) =>
+        Fit(Columns(points, dimensions), k, seed, options, onIteration);
+
+    /// <summary>
+    /// <see cref="Fit(double[], int, int, int, KMeansOptions?, Action{KMeansIteration}?)"/> on rows already held one
+    /// feature per array (all of the same length), the layout the passes measure in.
+    /// </summary>
+    public static KMeansResult Fit(double[][] columns, int k, int seed, KMeansOptions? options = null,
         Action<KMeansIteration>? onIteration = null)
     {
         options ??= new KMeansOptions();
-        var n = points.Length / dimensions;
+        var n = columns[0].Length;
         if (k < 1) throw new ArgumentOutOfRangeException(nameof(k), "k must be positive");
         if (n < k) throw new ArgumentException($"{n} rows cannot make {k} clusters");
 
         KMeansResult? best = null;
         var starts = Math.Max(1, options.Starts);
-        var columns = Columns(points, dimensions);
         for (var start = 0; start < starts; start++)
         {
             var random = new Random(unchecked(seed * 7919 + start * 104729 + 17));

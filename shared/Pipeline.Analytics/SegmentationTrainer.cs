@@ -24,9 +24,7 @@ public static class SegmentationTrainer
     {
         const int d = CustomerFeatures.Dimensions;
         customers = customers.OrderedByUserId();
-        var heldOut = new bool[customers.Count];
-        for (var i = 0; i < customers.Count; i++)
-            heldOut[i] = HoldOutSplit.IsHeldOut(customers.UserIds[i], parameters.Seed, parameters.TestFraction);
+        var heldOut = HoldOutSplit.HeldOut(customers.UserIds, parameters.Seed, parameters.TestFraction);
         var (test, training) = customers.Split(heldOut);
 
         var minimum = parameters.K ?? AutoCandidates[0];
@@ -46,20 +44,18 @@ public static class SegmentationTrainer
                 string.Create(CultureInfo.InvariantCulture, $"({training.Values[0]}, {training.Values[1]}, {training.Values[2]})"));
 
         var standardization = StandardScaler.Fit(training);
-        var trainingPoints = StandardScaler.Transform(training, standardization);
+        var trainingColumns = StandardScaler.TransformToColumns(training, standardization);
         // With very few customers the held-out split can be empty; then the metrics describe the training rows.
-        var evaluationPoints = test.Count > 0 ? StandardScaler.Transform(test, standardization) : trainingPoints;
+        var evaluationPoints = StandardScaler.Transform(test.Count > 0 ? test : training, standardization);
 
         var (k, selection) = parameters.K is { } fixedK
             ? (fixedK, "fixed")
-            : ChooseK(trainingPoints, evaluationPoints, parameters, options, distinct, progress);
+            : ChooseK(trainingColumns, evaluationPoints, parameters, options, distinct, progress);
 
-        var fit = KMeans.Fit(trainingPoints, d, k, parameters.Seed, options, Reporter(progress, parameters.RunId,
-            string.Create(CultureInfo.InvariantCulture, $"k-means k = {k},"), trainingPoints.Length / d));
-        var metrics = new ModelMetrics(
-            Math.Round(ClusterMetrics.DaviesBouldin(evaluationPoints, fit.Centroids, d), 6),
-            Math.Round(ClusterMetrics.MeanSquaredDistance(evaluationPoints, fit.Centroids, d), 6),
-            Math.Round(fit.Loss, 6));
+        var fit = KMeans.Fit(trainingColumns, k, parameters.Seed, options, Reporter(progress, parameters.RunId,
+            string.Create(CultureInfo.InvariantCulture, $"k-means k = {k},"), training.Count));
+        var (daviesBouldin, meanSquaredDistance) = ClusterMetrics.Evaluate(evaluationPoints, fit.Centroids, d);
+        var metrics = new ModelMetrics(Math.Round(daviesBouldin, 6), Math.Round(meanSquaredDistance, 6), Math.Round(fit.Loss, 6));
         var centroids = Enumerable.Range(0, k)
             .Select(c => StandardScaler.Inverse(fit.Centroids.AsSpan(c * d, d), standardization))
             .ToList();
@@ -81,26 +77,30 @@ public static class SegmentationTrainer
     /// The model-selection rule for "auto": fit each candidate k on (a sample of) the training rows and keep the
     /// one with the lowest Davies–Bouldin index on the held-out rows; ties go to the smaller k.
     /// </summary>
-    private static (int K, string Selection) ChooseK(double[] training, double[] evaluation, RunParameters parameters, KMeansOptions? options,
+    private static (int K, string Selection) ChooseK(double[][] training, double[] evaluation, RunParameters parameters, KMeansOptions? options,
         int distinct, IStageProgress? progress)
     {
         const int d = CustomerFeatures.Dimensions;
-        var rows = training.Length / d;
+        var rows = training[0].Length;
         var sample = training;
         if (rows > AutoSampleRows)
         {
             // Every n-th row: deterministic, and the rows are already in no particular order.
             var step = (double)rows / AutoSampleRows;
-            sample = new double[AutoSampleRows * d];
-            for (var i = 0; i < AutoSampleRows; i++)
-                Array.Copy(training, (int)(i * step) * d, sample, i * d, d);
+            sample = new double[d][];
+            for (var f = 0; f < d; f++)
+            {
+                sample[f] = new double[AutoSampleRows];
+                for (var i = 0; i < AutoSampleRows; i++) sample[f][i] = training[f][(int)(i * step)];
+            }
         }
 
         var scores = new List<(int K, double Index)>();
-        foreach (var k in AutoCandidates.Where(k => k <= sample.Length / d && k <= distinct))
+        var sampleRows = sample[0].Length;
+        foreach (var k in AutoCandidates.Where(k => k <= sampleRows && k <= distinct))
         {
-            var fit = KMeans.Fit(sample, d, k, parameters.Seed, options, Reporter(progress, parameters.RunId,
-                string.Create(CultureInfo.InvariantCulture, $"choosing k: k = {k},"), sample.Length / d));
+            var fit = KMeans.Fit(sample, k, parameters.Seed, options, Reporter(progress, parameters.RunId,
+                string.Create(CultureInfo.InvariantCulture, $"choosing k: k = {k},"), sampleRows));
             scores.Add((k, ClusterMetrics.DaviesBouldin(evaluation, fit.Centroids, d)));
         }
         var best = scores.OrderBy(s => Math.Round(s.Index, 9)).ThenBy(s => s.K).First();

@@ -36,6 +36,24 @@ public static class StandardScaler
         return result;
     }
 
+    /// <summary>
+    /// The rows in standardized units, one array per feature: the layout K-means measures in, written in one pass
+    /// on every core instead of a row-major copy and then a transposed one.
+    /// </summary>
+    public static double[][] TransformToColumns(CustomerFeatures rows, Standardization standardization)
+    {
+        const int d = CustomerFeatures.Dimensions;
+        var columns = new double[d][];
+        for (var f = 0; f < d; f++) columns[f] = new double[rows.Count];
+        RowChunks.For(rows.Count, (_, from, to) =>
+        {
+            for (var i = from; i < to; i++)
+                for (var f = 0; f < d; f++)
+                    columns[f][i] = standardization.Standardize(f, rows.Values[i * d + f]);
+        });
+        return columns;
+    }
+
     public static void Transform(ReadOnlySpan<double> values, Span<double> destination, Standardization standardization)
     {
         const int d = CustomerFeatures.Dimensions;
