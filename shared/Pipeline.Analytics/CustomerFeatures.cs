@@ -63,9 +63,7 @@ public sealed class CustomerFeatures
     /// </summary>
     public CustomerFeatures OrderedByUserId()
     {
-        var ordered = true;
-        for (var i = 1; i < Count && ordered; i++) ordered = UserIds[i - 1] <= UserIds[i];
-        if (ordered) return this;
+        if (IsOrderedByUserId()) return this;
         var ids = (long[])UserIds.Clone();
         var positions = Enumerable.Range(0, Count).ToArray();
         Array.Sort(ids, positions);
@@ -74,12 +72,33 @@ public sealed class CustomerFeatures
         return new CustomerFeatures(ids, values);
     }
 
+    /// <summary>Whether the user ids never decrease (as the statistics are written).</summary>
+    public bool IsOrderedByUserId()
+    {
+        for (var i = 1; i < Count; i++)
+            if (UserIds[i - 1] > UserIds[i]) return false;
+        return true;
+    }
+
     /// <summary>The values of one feature, sorted: the population a centroid is scored against.</summary>
     public double[] SortedColumn(int feature)
     {
-        var column = new double[Count];
-        for (var i = 0; i < Count; i++) column[i] = Values[i * Dimensions + feature];
+        var column = Column(Values, Dimensions, feature);
         RadixSort.Sort(column);
+        return column;
+    }
+
+    /// <summary>The features one array each, in row order.</summary>
+    public double[][] Columns() => Columns(Values, Dimensions);
+
+    /// <summary>Row-major <paramref name="values"/> (<paramref name="dimensions"/> a row) as one array per feature.</summary>
+    public static double[][] Columns(double[] values, int dimensions) =>
+        [.. Enumerable.Range(0, dimensions).Select(f => Column(values, dimensions, f))];
+
+    private static double[] Column(double[] values, int dimensions, int feature)
+    {
+        var column = new double[values.Length / dimensions];
+        for (var i = 0; i < column.Length; i++) column[i] = values[i * dimensions + feature];
         return column;
     }
 }

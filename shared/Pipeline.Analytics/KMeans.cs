@@ -41,7 +41,7 @@ public static class KMeans
     /// <param name="onIteration">Told after each iteration of each start (progress); null costs nothing.</param>
     public static KMeansResult Fit(double[] points, int dimensions, int k, int seed, KMeansOptions? options = null,
         Action<KMeansIteration>? onIteration = null) =>
-        Fit(Columns(points, dimensions), k, seed, options, onIteration);
+        Fit(CustomerFeatures.Columns(points, dimensions), k, seed, options, onIteration);
 
     /// <summary>
     /// <see cref="Fit(double[], int, int, int, KMeansOptions?, Action{KMeansIteration}?)"/> on rows already held one
@@ -116,21 +116,6 @@ public static class KMeans
             sum += delta * delta;
         }
         return sum;
-    }
-
-    /// <summary>
-    /// The rows one feature per array: the layout in which <see cref="NearestOfBlock"/> measures four rows at once.
-    /// </summary>
-    private static double[][] Columns(double[] points, int d)
-    {
-        var n = points.Length / d;
-        var columns = new double[d][];
-        for (var f = 0; f < d; f++)
-        {
-            var column = columns[f] = new double[n];
-            for (var i = 0; i < n; i++) column[i] = points[i * d + f];
-        }
-        return columns;
     }
 
     private static double[] Row(double[][] columns, int row)

@@ -100,10 +100,7 @@ public static class BucketQuantiles
     /// </summary>
     private static List<string> BucketKeys(DuckDBConnection connection, string table, IReadOnlyList<string> columns)
     {
-        var types = new Dictionary<string, string>(StringComparer.Ordinal);
-        using (var command = DuckDb.Command(connection, $"DESCRIBE SELECT {string.Join(", ", columns)} FROM {table}"))
-        using (var reader = command.ExecuteReader())
-            while (reader.Read()) types[reader.GetString(0)] = reader.GetString(1);
+        var types = DuckDb.ColumnTypes(connection, table);
         return [.. columns.Select(column => WholeNumberTypes.Contains(types[column]) ? column : $"floor({column})")];
     }
 

@@ -39,6 +39,16 @@ public static class DuckDb
         return command;
     }
 
+    /// <summary>Each column's DuckDB type (as DESCRIBE names it) of a table, view or table function such as read_parquet.</summary>
+    public static Dictionary<string, string> ColumnTypes(DuckDBConnection connection, string relation)
+    {
+        var types = new Dictionary<string, string>(StringComparer.Ordinal);
+        using var command = Command(connection, $"SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM {relation})");
+        using var reader = command.ExecuteReader();
+        while (reader.Read()) types[reader.GetString(0)] = reader.GetString(1);
+        return types;
+    }
+
     /// <summary>A SQL string literal, for the few places DuckDB takes no parameter (file paths in COPY, SET).</summary>
     public static string Literal(string value) => $"'{value.Replace("'", "''", StringComparison.Ordinal)}'";
 

@@ -72,8 +72,8 @@ public sealed class EmbeddedSegmentationEngine(
             var total = customers.Count;
             _progress.Report(new StageProgress(parameters.RunId, Stages.Predict, AssigningStep, 0, total, "customers"));
             var userIds = customers.UserIds;
-            var features = FeatureColumns(customers);
-            var types = ColumnTypes(connection, statsTable);
+            var features = customers.Columns(); // as read: the values are standardized in place below
+            var types = DuckDb.ColumnTypes(connection, statsTable);
             var centroids = StandardizeAsPredictionSql(connection, types, model, customers);
             var previousTable = predicted.Previous is { } p ? PreviousSegmentsSql(connection, p.Table, p.Run.AsOf) : null;
             if (centroids is null)
@@ -93,7 +93,7 @@ public sealed class EmbeddedSegmentationEngine(
                      FROM {AssignmentsTable})
                     """;
                 // A first run's rows need neither a join nor a sort: a view, and every later read scans the appended columns.
-                var materialized = previousTable is not null || !IsAscending(userIds);
+                var materialized = previousTable is not null || !customers.IsOrderedByUserId();
                 DuckDb.Execute(connection, $"CREATE {(materialized ? "TEMP TABLE" : "VIEW")} {PredictionsTable} AS {MovementSql(assigned, previousTable, parameters.AsOf, audiences.Value, ControlGroupColumn, inUserOrder: !materialized)}");
                 if (materialized) DuckDb.Execute(connection, $"DROP TABLE {AssignmentsTable}");
             }
@@ -133,27 +133,6 @@ public sealed class EmbeddedSegmentationEngine(
         var controlGroup = new bool[userIds.Length];
         for (var i = 0; i < userIds.Length; i++) controlGroup[i] = ControlGroup.Contains(userIds[i], seed, threshold);
         DuckDbColumns.Append(connection, AssignmentsTable, [userIds, assignments.CentroidIds, assignments.Distances, .. features, controlGroup]);
-    }
-
-    /// <summary>The customers' features a column each (they are standardized in place afterwards).</summary>
-    private static double[][] FeatureColumns(CustomerFeatures customers)
-    {
-        const int d = CustomerFeatures.Dimensions;
-        var columns = new double[d][];
-        for (var f = 0; f < d; f++)
-        {
-            var column = columns[f] = new double[customers.Count];
-            for (var i = 0; i < column.Length; i++) column[i] = customers.Values[i * d + f];
-        }
-        return columns;
-    }
-
-    /// <summary>Whether the ids are in ascending order (the statistics are written sorted by user).</summary>
-    private static bool IsAscending(long[] ids)
-    {
-        for (var i = 1; i < ids.Length; i++)
-            if (ids[i] < ids[i - 1]) return false;
-        return true;
     }
 
     /// <summary>A stage's predictions held in one DuckDB connection, with the parts it reads kept open.</summary>
@@ -494,16 +473,6 @@ public sealed class EmbeddedSegmentationEngine(
             for (var f = 0; f < d; f++)
                 standardized[c * d + f] = AsDuckDb(StandardizedCentroidSql(model, centroids[c], f));
         return standardized;
-    }
-
-    /// <summary>Each column's DuckDB type.</summary>
-    private static Dictionary<string, string> ColumnTypes(DuckDBConnection connection, string table)
-    {
-        var types = new Dictionary<string, string>();
-        using var command = DuckDb.Command(connection, $"SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM {table})");
-        using var reader = command.ExecuteReader();
-        while (reader.Read()) types[reader.GetString(0)] = reader.GetString(1);
-        return types;
     }
 
     /// <summary>

@@ -188,7 +188,7 @@ public static class OrderItemsSource
         try
         {
             DuckDb.Execute(connection, $"CREATE OR REPLACE TEMP VIEW order_items_raw AS SELECT * FROM {source}");
-            columns = Describe(connection);
+            columns = DuckDb.ColumnTypes(connection, "order_items_raw");
         }
         catch (DuckDBException e)
         {
@@ -240,15 +240,6 @@ public static class OrderItemsSource
         if (tables == 0)
             throw new PermanentPipelineException($"the DuckDB database {path} has no order_items table");
         return "source.order_items";
-    }
-
-    private static Dictionary<string, string> Describe(DuckDBConnection connection)
-    {
-        var columns = new Dictionary<string, string>(StringComparer.Ordinal);
-        using var command = DuckDb.Command(connection, "DESCRIBE order_items_raw");
-        using var reader = command.ExecuteReader();
-        while (reader.Read()) columns[reader.GetString(0)] = reader.GetString(1);
-        return columns;
     }
 
     /// <summary>

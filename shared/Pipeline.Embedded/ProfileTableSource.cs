@@ -70,10 +70,7 @@ public static class ProfileTableSource
         try
         {
             DuckDb.Execute(connection, $"CREATE OR REPLACE TEMP VIEW {table.Name}_raw AS SELECT * FROM {source}");
-            columns = new Dictionary<string, string>(StringComparer.Ordinal);
-            using var command = DuckDb.Command(connection, $"DESCRIBE {table.Name}_raw");
-            using var reader = command.ExecuteReader();
-            while (reader.Read()) columns[reader.GetString(0)] = reader.GetString(1);
+            columns = DuckDb.ColumnTypes(connection, $"{table.Name}_raw");
         }
         catch (DuckDBException e)
         {
