@@ -25,45 +25,25 @@ public static partial class ReportCharts
     /// <summary>The three pairs of features the scatter charts show.</summary>
     public static IReadOnlyList<(Feature X, Feature Y)> Pairs { get; } = [(Recency, Monetary), (Recency, Frequency), (Frequency, Monetary)];
 
-    /// <summary>Customers of the sample as dots coloured by segment, each centroid as a ringed disc with its id.</summary>
+    /// <summary>
+    /// Customers of the sample as dots coloured by segment, each centroid as a ringed disc with its id, written
+    /// straight as SVG (<see cref="ScatterSvg"/>): these are the report's largest charts, and the cheapest to write by hand.
+    /// </summary>
     public static string Scatter(RunReport report, Feature x, Feature y, string title, string chartId)
     {
-        var plot = NewPlot();
         var names = report.Segments.ToDictionary(s => s.CentroidId, s => s.Segment);
+        var centroids = report.Model?.Centroids ?? [];
         // The biggest segments are drawn first so that small ones stay visible on top; the legend lists them by id.
         var groups = report.Points.GroupBy(p => p.CentroidId).ToList();
-        foreach (var group in groups.OrderByDescending(g => g.Count()))
-        {
-            var scatter = plot.Add.ScatterPoints(group.Select(x.OfPoint).ToArray(), group.Select(y.OfPoint).ToArray(), SegmentColor(group.Key).WithAlpha(0.55));
-            scatter.MarkerSize = 4;
-        }
-        foreach (var id in groups.Select(g => g.Key).Order())
-            plot.Legend.ManualItems.Add(new LegendItem
-            {
-                LabelText = $"{id} {names.GetValueOrDefault(id, "")}".TrimEnd(),
-                MarkerShape = MarkerShape.FilledCircle,
-                MarkerSize = 8,
-                MarkerFillColor = SegmentColor(id),
-                MarkerLineColor = SegmentColor(id),
-                LineWidth = 0,
-            });
-        foreach (var centroid in report.Model?.Centroids ?? [])
-        {
-            var marker = plot.Add.Marker(x.OfCentroid(centroid), y.OfCentroid(centroid), MarkerShape.FilledCircle, 18, Colors.White);
-            marker.MarkerStyle.OutlineColor = Colors.Black;
-            marker.MarkerStyle.OutlineWidth = 2;
-            var label = plot.Add.Text(centroid.CentroidId.ToString(CultureInfo.InvariantCulture), x.OfCentroid(centroid), y.OfCentroid(centroid));
-            label.LabelAlignment = Alignment.MiddleCenter;
-            label.LabelFontSize = 11;
-            label.LabelBold = true;
-            label.LabelFontColor = Colors.Black;
-        }
-        plot.Axes.SetLimits(0, Limit(report.Points.Select(x.OfPoint), report.Model?.Centroids.Select(x.OfCentroid)),
-            0, Limit(report.Points.Select(y.OfPoint), report.Model?.Centroids.Select(y.OfCentroid)));
-        plot.XLabel(x.Label);
-        plot.YLabel(y.Label);
-        plot.ShowLegend(Edge.Bottom);
-        return Svg(plot, 640, 520, title, chartId);
+        var chart = new ScatterSvg.Chart(
+            [.. groups.OrderByDescending(g => g.Count()).Select(g => new ScatterSvg.Series(
+                SegmentColors.Hex(g.Key), [.. g.Select(x.OfPoint)], [.. g.Select(y.OfPoint)]))],
+            [.. centroids.Select(c => new ScatterSvg.Marker(c.CentroidId.ToString(CultureInfo.InvariantCulture), x.OfCentroid(c), y.OfCentroid(c)))],
+            [.. groups.Select(g => g.Key).Order().Select(id => new ScatterSvg.LegendEntry(
+                SegmentColors.Hex(id), $"{id} {names.GetValueOrDefault(id, "")}".TrimEnd()))],
+            x.Label, Limit(report.Points.Select(x.OfPoint), centroids.Select(x.OfCentroid)),
+            y.Label, Limit(report.Points.Select(y.OfPoint), centroids.Select(y.OfCentroid)));
+        return ScatterSvg.Render(chart, title, chartId);
     }
 
     /// <summary>
