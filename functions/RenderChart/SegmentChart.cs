@@ -1,6 +1,7 @@
 using System.Globalization;
 using Pipeline.Core;
 using ScottPlot;
+using SkiaSharp;
 
 namespace Pipeline.Functions.RenderChart;
 
@@ -21,7 +22,24 @@ public static class SegmentChart
     internal const double ClipPercentile = 0.99;
 
     public static byte[] Render(SegmentModel model, IReadOnlyList<SegmentSize> segments, IReadOnlyList<ChartPoint> points) =>
-        Build(model, segments, points).GetImageBytes(Width, Height, ImageFormat.Png);
+        EncodePng(Build(model, segments, points));
+
+    /// <summary>
+    /// The plot's pixels as PNG, compressed with each row's "sub" filter at zlib level 3 rather than ScottPlot's
+    /// default (every filter tried per row, level 6): a chart of flat colours and dots compresses as well that way
+    /// (the file is slightly smaller) at a third of the CPU, and the pixels are the same.
+    /// </summary>
+    internal static byte[] EncodePng(Plot plot)
+    {
+        using var surface = SKSurface.Create(new SKImageInfo(Width, Height, SKColorType.Rgba8888, SKAlphaType.Premul))
+            ?? throw new InvalidOperationException($"Skia could not allocate a {Width}×{Height} surface for the chart");
+        plot.Render(surface.Canvas, Width, Height);
+        using var image = surface.Snapshot();
+        using var pixels = image.PeekPixels();
+        using var png = pixels.Encode(new SKPngEncoderOptions(SKPngEncoderFilterFlags.Sub, zLibLevel: 3))
+            ?? throw new InvalidOperationException("Skia could not encode the chart as PNG");
+        return png.ToArray();
+    }
 
     /// <summary>The chart before rendering. <paramref name="fontFamily"/> defaults to <see cref="ChartFonts.Family"/>.</summary>
     internal static Plot Build(SegmentModel model, IReadOnlyList<SegmentSize> segments, IReadOnlyList<ChartPoint> points, string? fontFamily = null)

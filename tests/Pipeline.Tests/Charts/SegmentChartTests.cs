@@ -31,6 +31,20 @@ public sealed class SegmentChartTests
     }
 
     [Fact]
+    public void The_png_has_the_same_pixels_as_ScottPlot_s_own_export()
+    {
+        var (model, sizes, points) = Segments(5, pointsPerSegment: 6_000);
+
+        var ours = SegmentChart.Render(model, sizes, points);
+        var scottPlot = SegmentChart.Build(model, sizes, points).GetImageBytes(SegmentChart.Width, SegmentChart.Height, ImageFormat.Png);
+
+        using var expected = SKBitmap.Decode(scottPlot);
+        using var actual = SKBitmap.Decode(ours);
+        Assert.Equal((expected.Width, expected.Height, expected.ColorType), (actual.Width, actual.Height, actual.ColorType));
+        Assert.True(expected.GetPixelSpan().SequenceEqual(actual.GetPixelSpan()), "the pixels differ from ScottPlot's export");
+    }
+
+    [Fact]
     public void Titles_are_the_ones_the_contract_names()
     {
         var (model, sizes, points) = Segments(5, pointsPerSegment: 200);
