@@ -102,6 +102,47 @@ public sealed class BucketQuantilesTests : IDisposable
     }
 
     [Fact]
+    public void Profile_facts_from_predictions_in_several_parts_are_the_plain_sqls_and_parts_out_of_order_fall_back()
+    {
+        using var directory = new TempDirectory();
+        // Three prediction parts of unequal sizes, in user order across them; the statistics in one part.
+        string[] parts = [.. new[] { (1, 20_000), (20_001, 20_007), (20_008, 60_000) }.Select((range, i) =>
+        {
+            var path = Path.Combine(directory.Path, $"part-{i:D5}.parquet");
+            DuckDb.Execute(_connection, $"COPY (SELECT * FROM predictions WHERE user_id BETWEEN {range.Item1} AND {range.Item2} ORDER BY user_id) TO {DuckDb.Literal(path)} (FORMAT parquet)");
+            return path;
+        })];
+        var stats = Path.Combine(directory.Path, "stats.parquet");
+        DuckDb.Execute(_connection, $"COPY (SELECT * FROM customer_stats ORDER BY user_id) TO {DuckDb.Literal(stats)} (FORMAT parquet)");
+        string ReadParquet(IEnumerable<string> paths) => $"read_parquet([{string.Join(", ", paths.Select(DuckDb.Literal))}])";
+        var run = new RunParameters("quantiles-run", new DateOnly(2022, 1, 1), new DateOnly(2023, 1, 1), new DateOnly(2023, 1, 1), 5,
+            StatsPreset.Rfm, 42, 0.2);
+
+        var inOrder = Sql(ReadParquet(parts), ReadParquet([stats]));
+        Assert.All(Rows(inOrder.Segments(aligned: true), Line), row => Assert.EndsWith("|0", row, StringComparison.Ordinal));
+        var plain = Sql("predictions", "customer_stats");
+        var segments = Rows(plain.Segments(), r => new SegmentFacts((int)Long(r, 0), Long(r, 1), Long(r, 2), Long(r, 3),
+            Convert.ToDouble(r.GetValue(4), CultureInfo.InvariantCulture),
+            Long(r, 5), Long(r, 6), 0, 0, 0));
+        var quartiles = Rows(plain.Quartiles(), r => (Id: (int)Long(r, 0), Values: Enumerable.Range(1, 9).Select(r.GetDouble).ToArray()));
+        // In part order the positional join holds; with the parts listed out of order it does not, and falls back.
+        foreach (var order in new[] { parts, [parts[2], parts[0], parts[1]] })
+        {
+            var facts = DuckDbSegmentProfiler.Query(_connection, Sql(ReadParquet(order), ReadParquet([stats])), run, null, null);
+
+            Assert.Equal(segments, facts.Segments);
+            Assert.Equal(quartiles.Select(q => q.Id), facts.Quartiles.Keys.Order());
+            foreach (var (id, values) in quartiles)
+            {
+                var q = facts.Quartiles[id];
+                Assert.Equal(values, new[] { q.DaysSinceLastOrder, q.CountOrders, q.AverageSpend }.SelectMany(x => new[] { x.Q1, x.Median, x.Q3 }));
+            }
+        }
+        Assert.Contains(Rows(Sql(ReadParquet([parts[2], parts[0], parts[1]]), ReadParquet([stats])).Segments(aligned: true), Line),
+            row => !row.EndsWith("|0", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void Only_a_dialect_with_a_positional_join_joins_by_position()
     {
         var bigQuery = new ProfileSql(ProfileSqlDialect.BigQuery, new ProfileTables("items", "stats", "predictions", null, null), StatsPreset.Rfm);
@@ -113,6 +154,13 @@ public sealed class BucketQuantilesTests : IDisposable
 
     private static string Line(System.Data.Common.DbDataReader reader) =>
         string.Join("|", Enumerable.Range(0, reader.FieldCount).Select(i => Convert.ToString(reader.GetValue(i), CultureInfo.InvariantCulture)));
+
+    // DuckDB sums integers as HUGEINT, which arrives as a BigInteger.
+    private static long Long(System.Data.Common.DbDataReader reader, int ordinal) => reader.GetValue(ordinal) switch
+    {
+        System.Numerics.BigInteger big => (long)big,
+        var value => Convert.ToInt64(value, CultureInfo.InvariantCulture),
+    };
 
     private List<T> Rows<T>(string sql, Func<System.Data.Common.DbDataReader, T> row)
     {
