@@ -14,6 +14,12 @@ public static class RadixSelect
     /// <summary>A digit's widest width in bits (65,536 buckets, whose counts stay in the second-level cache).</summary>
     private const int MaxDigitBits = 16;
 
+    /// <summary>
+    /// A digit leaves about 2^this many keys a bucket: a round over a few thousand keys then counts into a few hundred
+    /// buckets instead of clearing and scanning tens of thousands.
+    /// </summary>
+    private const int KeysPerBucketBits = 4;
+
     /// <summary>At most this many values are sorted outright instead of counted.</summary>
     private const int SortedBelow = 64;
 
@@ -55,7 +61,7 @@ public static class RadixSelect
         }
 
         // The digit is the highest bits in which the keys differ: every bit above them is the same in all keys.
-        var bits = Math.Min(MaxDigitBits, BitOperations.Log2((uint)keys.Length));
+        var bits = Math.Clamp(BitOperations.Log2((uint)keys.Length) - KeysPerBucketBits, 1, MaxDigitBits);
         var shift = Math.Max(0, 64 - BitOperations.LeadingZeroCount(min ^ max) - bits);
         var mask = (1UL << bits) - 1;
         var counts = new int[1 << bits];
@@ -72,11 +78,10 @@ public static class RadixSelect
             while (p < positions.Length && positions[p] < start + counts[bucket]) p++;
         }
         var keptKeys = new ulong[kept];
-        var next = (int[])places.Clone();
         foreach (var key in keys)
         {
             var bucket = (int)(key >> shift & mask);
-            if (next[bucket] >= 0) keptKeys[next[bucket]++] = key;
+            if (places[bucket] >= 0) keptKeys[places[bucket]++] = key;
         }
 
         for (int bucket = 0, start = 0, p = 0; p < positions.Length; start += counts[bucket++])
@@ -86,7 +91,8 @@ public static class RadixSelect
             if (p == first) continue;
             var relative = new int[p - first];
             for (var i = 0; i < relative.Length; i++) relative[i] = positions[first + i] - start;
-            Select(keptKeys.AsSpan(places[bucket], counts[bucket]), relative, selected[first..p]);
+            // The gathering moved each kept bucket's place to its end.
+            Select(keptKeys.AsSpan(places[bucket] - counts[bucket], counts[bucket]), relative, selected[first..p]);
         }
     }
 
