@@ -80,13 +80,8 @@ public sealed class CustomerFeatures
         return true;
     }
 
-    /// <summary>The values of one feature, sorted: the population a centroid is scored against.</summary>
-    public double[] SortedColumn(int feature)
-    {
-        var column = Column(Values, Dimensions, feature);
-        RadixSort.Sort(column);
-        return column;
-    }
+    /// <summary>The values of one feature, in row order.</summary>
+    public double[] Column(int feature) => Column(Values, Dimensions, feature);
 
     /// <summary>The features one array each, in row order.</summary>
     public double[][] Columns() => Columns(Values, Dimensions);

@@ -495,27 +495,19 @@ public sealed class EmbeddedSegmentationEngine(
         return ReadStats(connection, DuckDb.ReadParquet(stats));
     }
 
-    /// <summary>The statistics' user ids and features, in the parts' order.</summary>
+    /// <summary>The statistics' user ids and features, in the parts' order, read a vector at a time (<see cref="DuckDbColumnReader"/>).</summary>
     private static CustomerFeatures ReadStats(DuckDBConnection connection, string table)
     {
+        const int d = CustomerFeatures.Dimensions;
         var count = DuckDb.Scalar<long>(connection, $"SELECT count(*) FROM {table}");
         var ids = new long[count];
-        var values = new double[count * CustomerFeatures.Dimensions];
-        using var command = DuckDb.Command(connection, $"""
-            SELECT user_id, CAST(days_since_last_order AS DOUBLE), CAST(count_orders AS DOUBLE), CAST(average_spend AS DOUBLE)
+        var values = new double[count * d];
+        // In the parts' order, by user (DuckDB keeps a scan's order): no sort needed. Streamed, so the chunks go
+        // straight into the arrays, never into a materialized copy of the table.
+        DuckDbColumnReader.Read(connection, $"""
+            SELECT CAST(user_id AS BIGINT), {string.Join(", ", Features.All.Select(f => $"CAST({f} AS DOUBLE)"))}
             FROM {table}
-            """); // in the parts' order, by user (DuckDB keeps a scan's order): no sort needed
-        command.UseStreamingMode = true; // chunks go straight into the arrays, never into a materialized copy of the table
-        using var reader = command.ExecuteReader();
-        var i = 0;
-        while (reader.Read())
-        {
-            ids[i] = reader.GetInt64(0);
-            values[i * 3] = reader.GetDouble(1);
-            values[i * 3 + 1] = reader.GetDouble(2);
-            values[i * 3 + 2] = reader.GetDouble(3);
-            i++;
-        }
+            """, [new(ids), .. Enumerable.Range(0, d).Select(f => new DuckDbColumnReader.Target(values, f, d))]);
         return new CustomerFeatures(ids, values);
     }
 }
