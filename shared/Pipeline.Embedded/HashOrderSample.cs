@@ -42,7 +42,10 @@ public static class HashOrderSample
         IReadOnlyDictionary<int, long> quotas, IReadOnlyDictionary<int, ulong>? bounds, Func<DbDataReader, T> row)
     {
         var quotaCase = string.Join(" ", quotas.Select(q => $"WHEN {q.Key} THEN {q.Value}"));
-        var where = bounds is null ? "" : "WHERE hash(user_id) <= CASE centroid_id " +
+        // The widest bound first: a comparison with a constant drops ~99 % of the rows before the per-segment CASE
+        // (a third of the scan's cost when evaluated on every row) and before the features are read.
+        var where = bounds is null ? "" : $"WHERE hash(user_id) <= CAST({bounds.Values.DefaultIfEmpty(0UL).Max()} AS UBIGINT) " +
+            "AND hash(user_id) <= CASE centroid_id " +
             string.Join(" ", bounds.Select(b => $"WHEN {b.Key} THEN CAST({b.Value} AS UBIGINT)")) + " ELSE CAST(0 AS UBIGINT) END";
         using var command = DuckDb.Command(connection, $"""
             SELECT {columns}
