@@ -4,15 +4,16 @@ using DuckDB.NET.Native;
 namespace Pipeline.Embedded;
 
 /// <summary>
-/// Reads a query's BIGINT and DOUBLE columns into whole C# arrays, a vector at a time, through the C API's data
+/// Reads a query's BIGINT, DOUBLE and BOOLEAN columns into whole C# arrays, a vector at a time, through the C API's data
 /// chunks: each vector's memory is copied as it is, where DuckDB.NET's data reader takes a call per value, which at
 /// millions of rows cost more than DuckDB's own reading. The counterpart of <see cref="DuckDbColumns"/>.
 /// </summary>
 public static unsafe class DuckDbColumnReader
 {
     /// <summary>
-    /// Where a result column goes: row r to <c>Array[Start + r * Stride]</c>, a <c>long[]</c> for a BIGINT and a
-    /// <c>double[]</c> for a DOUBLE. A stride above 1 interleaves columns into one row-major array.
+    /// Where a result column goes: row r to <c>Array[Start + r * Stride]</c>, a <c>long[]</c> for a BIGINT, a
+    /// <c>double[]</c> for a DOUBLE and a <c>bool[]</c> for a BOOLEAN. A stride above 1 interleaves columns into one
+    /// row-major array.
     /// </summary>
     public readonly record struct Target(Array Array, int Start = 0, int Stride = 1)
     {
@@ -54,12 +55,7 @@ public static unsafe class DuckDbColumnReader
         for (var c = 0; c < columns.Count; c++)
         {
             var type = NativeMethods.Query.DuckDBColumnType(ref result, c);
-            var expected = columns[c].Array switch
-            {
-                long[] => DuckDBType.BigInt,
-                double[] => DuckDBType.Double,
-                _ => throw new ArgumentException($"no DuckDB column type for {columns[c].Array.GetType()}", nameof(columns)),
-            };
+            var expected = DuckDbColumns.TypeOf(columns[c].Array);
             if (type != expected)
                 throw new ArgumentException($"column {NativeMethods.Query.DuckDBColumnName(ref result, c)} is {type}, not {expected}", nameof(columns));
         }
@@ -89,6 +85,9 @@ public static unsafe class DuckDbColumnReader
                         break;
                     case double[] values:
                         Copy(new ReadOnlySpan<double>(data, count), values, target.Start + rows * target.Stride, target.Stride);
+                        break;
+                    case bool[] values: // DuckDB's BOOLEAN is one byte, 0 or 1, as a .NET bool
+                        Copy(new ReadOnlySpan<bool>(data, count), values, target.Start + rows * target.Stride, target.Stride);
                         break;
                 }
             }

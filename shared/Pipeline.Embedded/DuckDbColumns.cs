@@ -46,7 +46,8 @@ public static unsafe class DuckDbColumns
         }
     }
 
-    private static DuckDBType TypeOf(Array column) => column switch
+    /// <summary>The DuckDB type of a column held as this array (what <see cref="DuckDbColumnReader"/> reads into, too).</summary>
+    internal static DuckDBType TypeOf(Array column) => column switch
     {
         long[] => DuckDBType.BigInt,
         double[] => DuckDBType.Double,

@@ -157,5 +157,4 @@ internal static class ScatterSvg
         legend.Append("</g>\n");
         return (legend.ToString(), height);
     }
-
 }

@@ -49,7 +49,7 @@ public sealed class ColumnReaderTests : IDisposable
     }
 
     [Fact]
-    public void Refuses_nulls_other_types_and_more_rows_than_the_arrays_hold()
+    public void Reads_booleans_and_refuses_nulls_other_types_and_more_rows_than_the_arrays_hold()
     {
         using var connection = DuckDb.Open(new EmbeddedOptions());
         var five = new long[5];
@@ -57,6 +57,10 @@ public sealed class ColumnReaderTests : IDisposable
         Assert.Equal(3, DuckDbColumnReader.Read(connection, "SELECT range FROM range(3)", new DuckDbColumnReader.Target(five)));
         Assert.Equal([0L, 1, 2, 0, 0], five);
         Assert.Equal(0, DuckDbColumnReader.Read(connection, "SELECT range FROM range(0)", new DuckDbColumnReader.Target(five)));
+        var flags = new bool[4];
+        Assert.Equal(4, DuckDbColumnReader.Read(connection, "SELECT range % 3 = 0 FROM range(4)", new DuckDbColumnReader.Target(flags)));
+        Assert.Equal([true, false, false, true], flags);
+        Assert.Throws<ArgumentException>(() => DuckDbColumnReader.Read(connection, "SELECT range FROM range(3)", new DuckDbColumnReader.Target(new int[3])));
         Assert.Throws<InvalidDataException>(() => DuckDbColumnReader.Read(connection,
             "SELECT CASE WHEN range = 3000 THEN NULL ELSE range END FROM range(4000)", new DuckDbColumnReader.Target(new long[4000])));
         Assert.Throws<InvalidDataException>(() => DuckDbColumnReader.Read(connection, "SELECT range FROM range(6)", new DuckDbColumnReader.Target(five)));
