@@ -31,6 +31,18 @@ public static class ControlGroup
     /// </summary>
     public static bool Contains(long userId, string salt, double share) => Contains(userId, SaltSeed(salt), Threshold(share));
 
+    /// <summary>Whether each of <paramref name="userIds"/> is in the control group, on every core.</summary>
+    public static bool[] Of(long[] userIds, string salt, double share)
+    {
+        var (seed, threshold) = (SaltSeed(salt), Threshold(share));
+        var members = new bool[userIds.Length];
+        RowChunks.For(userIds.Length, (_, from, to) =>
+        {
+            for (var i = from; i < to; i++) members[i] = Contains(userIds[i], seed, threshold);
+        });
+        return members;
+    }
+
     /// <summary><see cref="Contains(long, string, double)"/> with the salt's seed and the threshold worked out once, for millions of ids.</summary>
     public static bool Contains(long userId, int saltSeed, long threshold) =>
         HoldOutSplit.Bucket(Math.Abs(userId) % HoldOutSplit.Modulus, saltSeed) < threshold;

@@ -14,8 +14,6 @@ public sealed record SegmentAssignments(long[] CentroidIds, double[] Distances);
 /// </remarks>
 public static class NearestCentroids
 {
-    private const int ChunkSize = 65_536;
-
     /// <param name="standardized">The customers in standardized units, row-major (<see cref="CustomerFeatures.Dimensions"/> a row).</param>
     /// <param name="centroids">The centroids in standardized units, row-major, in the order ties are broken.</param>
     /// <param name="centroidIds">Each centroid's id, in the same order.</param>
@@ -28,10 +26,9 @@ public static class NearestCentroids
         var n = standardized.Length / d;
         var ids = new long[n];
         var distances = new double[n];
-        Parallel.For(0, (n + ChunkSize - 1) / ChunkSize, chunk =>
+        RowChunks.For(n, (_, from, to) =>
         {
-            var end = Math.Min(n, (chunk + 1) * ChunkSize);
-            for (var i = chunk * ChunkSize; i < end; i++)
+            for (var i = from; i < to; i++)
             {
                 double z0 = standardized[i * d], z1 = standardized[i * d + 1], z2 = standardized[i * d + 2];
                 var best = 0;

@@ -4,7 +4,7 @@ namespace Pipeline.Analytics;
 /// Passes over millions of customers on every core: rows are cut into fixed, contiguous chunks, so each row is
 /// handled by exactly the same code whichever core runs its chunk, and results do not depend on the core count.
 /// </summary>
-internal static class RowChunks
+public static class RowChunks
 {
     /// <summary>Rows a core takes at a time: large enough to amortise scheduling, small enough to balance two cores.</summary>
     public const int Size = 1 << 16;

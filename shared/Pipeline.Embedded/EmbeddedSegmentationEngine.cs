@@ -47,7 +47,9 @@ public sealed class EmbeddedSegmentationEngine(
         {
             using var predicted = await PredictTableAsync(parameters, model, cancellationToken);
             var movement = Movement(predicted.Connection, PredictionsTable, parameters, predicted.Previous, predicted.Sizes);
-            var audiences = await WriteAudiencesAsync(predicted.Connection, PredictionsTable, parameters, model, cancellationToken);
+            var audiences = predicted.InUserOrder is { } columns
+                ? await WriteAudiencesAsync(columns, parameters, model, cancellationToken)
+                : await WriteAudiencesAsync(predicted.Connection, PredictionsTable, parameters, model, cancellationToken);
             return new PredictionOutcome(predicted.Sizes, movement, audiences);
         }, cancellationToken);
 
@@ -84,7 +86,8 @@ public sealed class EmbeddedSegmentationEngine(
             else
             {
                 var assignments = NearestCentroids.Assign(customers.Values, centroids, model.Centroids.Select(c => (long)c.CentroidId).Order().ToList());
-                AppendAssignments(connection, userIds, features, assignments, audiences.Value);
+                var controlGroup = ControlGroup.Of(userIds, audiences.Value.ControlGroupSalt, audiences.Value.ControlGroupShare);
+                AppendAssignments(connection, userIds, features, types, assignments, controlGroup);
                 cancellationToken.ThrowIfCancellationRequested();
                 // The statistics' columns go back to their own types (exact: ReadStats read whole numbers or doubles).
                 var assigned = $"""
@@ -96,12 +99,15 @@ public sealed class EmbeddedSegmentationEngine(
                 var materialized = previousTable is not null || !customers.IsOrderedByUserId();
                 DuckDb.Execute(connection, $"CREATE {(materialized ? "TEMP TABLE" : "VIEW")} {PredictionsTable} AS {MovementSql(assigned, previousTable, parameters.AsOf, audiences.Value, ControlGroupColumn, inUserOrder: !materialized)}");
                 if (materialized) DuckDb.Execute(connection, $"DROP TABLE {AssignmentsTable}");
+                // Ids written as whole numbers, as DuckDB writes them in CSV.
+                else if (IsWholeNumber(types["user_id"])) predicted.InUserOrder = new AssignedColumns(userIds, assignments.CentroidIds, controlGroup);
             }
             var predictions = BucketLayout.Predictions(parameters.RunId);
             DuckDbStatsBuilder.RequireFinite(connection, Stages.Predict, predictions, PredictionsTable, "distance");
             await ParquetExport.WriteAsync(connection, $"SELECT * FROM {PredictionsTable}", bucket, predictions, cancellationToken);
 
-            predicted.Sizes = SegmentSizes(connection, PredictionsTable, model.Centroids.ToDictionary(c => c.CentroidId, c => c.Segment));
+            var names = model.Centroids.ToDictionary(c => c.CentroidId, c => c.Segment);
+            predicted.Sizes = predicted.InUserOrder?.Sizes(names) ?? SegmentSizes(connection, PredictionsTable, names);
             _progress.Report(new StageProgress(parameters.RunId, Stages.Predict, AssigningStep, predicted.Sizes.Sum(s => s.Customers), total, "customers",
                 string.Create(CultureInfo.InvariantCulture, $"{model.K} segments, predictions written"), Final: true));
             return predicted;
@@ -121,18 +127,33 @@ public sealed class EmbeddedSegmentationEngine(
     /// columns (a copy of their memory): neither the statistics' parts nor a join are read again.
     /// </summary>
     /// <param name="features">The customers' features as read, before standardizing, a column each.</param>
-    private static void AppendAssignments(DuckDBConnection connection, long[] userIds, double[][] features, SegmentAssignments assignments,
-        AudienceOptions audiences)
+    /// <param name="types">The statistics' column types: a whole-number feature is handed over as BIGINT, which
+    /// DuckDB takes in about half the time of a DOUBLE.</param>
+    private static void AppendAssignments(DuckDBConnection connection, long[] userIds, double[][] features, IReadOnlyDictionary<string, string> types,
+        SegmentAssignments assignments, bool[] controlGroup)
     {
+        var columns = Features.All.Select((f, k) => IsWholeNumber(types[f])
+            ? (Name: f, Type: "BIGINT", Values: Array.ConvertAll(features[k], v => (long)v))
+            : (Name: f, Type: "DOUBLE", Values: (Array)features[k])).ToList();
         DuckDb.Execute(connection, $"""
             CREATE TEMP TABLE {AssignmentsTable} (user_id BIGINT, centroid_id BIGINT, distance DOUBLE,
-                {string.Join(", ", Features.All.Select(f => $"{f} DOUBLE"))}, control_group BOOLEAN)
+                {string.Join(", ", columns.Select(c => $"{c.Name} {c.Type}"))}, control_group BOOLEAN)
             """);
-        var seed = ControlGroup.SaltSeed(audiences.ControlGroupSalt);
-        var threshold = ControlGroup.Threshold(audiences.ControlGroupShare);
-        var controlGroup = new bool[userIds.Length];
-        for (var i = 0; i < userIds.Length; i++) controlGroup[i] = ControlGroup.Contains(userIds[i], seed, threshold);
-        DuckDbColumns.Append(connection, AssignmentsTable, [userIds, assignments.CentroidIds, assignments.Distances, .. features, controlGroup]);
+        DuckDbColumns.Append(connection, AssignmentsTable, [userIds, assignments.CentroidIds, assignments.Distances, .. columns.Select(c => c.Values), controlGroup]);
+    }
+
+    /// <summary>
+    /// What the audiences and the segment sizes need of the predictions, as Predict computed them, when the
+    /// predictions are in user order: then both come from these arrays instead of queries over the table.
+    /// </summary>
+    private sealed record AssignedColumns(long[] UserIds, long[] CentroidIds, bool[] ControlGroup)
+    {
+        /// <summary>Customers per segment, every segment of the model, in id order (as <see cref="SegmentSizes"/>).</summary>
+        public List<SegmentSize> Sizes(IReadOnlyDictionary<int, string> names)
+        {
+            var counts = CentroidIds.CountBy(id => id).ToDictionary(c => c.Key, c => (long)c.Value);
+            return names.OrderBy(n => n.Key).Select(n => new SegmentSize(n.Key, n.Value, counts.GetValueOrDefault(n.Key))).ToList();
+        }
     }
 
     /// <summary>A stage's predictions held in one DuckDB connection, with the parts it reads kept open.</summary>
@@ -142,6 +163,8 @@ public sealed class EmbeddedSegmentationEngine(
         public DuckDBConnection Connection { get; } = connection;
         public (PreviousRun Run, string Table)? Previous { get; } = previous;
         public IReadOnlyList<SegmentSize> Sizes { get; set; } = [];
+        /// <summary>The predictions' own columns, when they are in user order (the predictions a view over them).</summary>
+        public AssignedColumns? InUserOrder { get; set; }
 
         public void Dispose()
         {
@@ -240,6 +263,25 @@ public sealed class EmbeddedSegmentationEngine(
                 $"SELECT user_id FROM {table} WHERE centroid_id = {centroid.CentroidId} AND NOT control_group ORDER BY user_id",
                 bucket, objectName, cancellationToken);
             files.Add(new AudienceFile(centroid.CentroidId, centroid.Segment, objectName, counts.GetValueOrDefault(centroid.CentroidId)));
+        }
+        return files;
+    }
+
+    /// <summary>
+    /// The audiences straight from the predictions' columns in user order: the bytes DuckDB's CSV COPY of the query
+    /// above writes (<see cref="AudienceCsv"/>), without a filtered, sorted scan per segment.
+    /// </summary>
+    private async Task<IReadOnlyList<AudienceFile>> WriteAudiencesAsync(AssignedColumns columns, RunParameters parameters, SegmentModel model,
+        CancellationToken cancellationToken)
+    {
+        var centroids = model.Centroids.OrderBy(c => c.CentroidId).ToList();
+        var csv = AudienceCsv.Write(columns.UserIds, columns.CentroidIds, columns.ControlGroup, centroids.Select(c => (long)c.CentroidId).ToList());
+        var files = new List<AudienceFile>();
+        for (var k = 0; k < centroids.Count; k++)
+        {
+            var objectName = BucketLayout.Audience(parameters.RunId, centroids[k].Segment);
+            await bucket.WriteAsync(objectName, csv[k].Text, ContentTypes.Csv, null, cancellationToken);
+            files.Add(new AudienceFile(centroids[k].CentroidId, centroids[k].Segment, objectName, csv[k].Customers));
         }
         return files;
     }
@@ -430,43 +472,53 @@ public sealed class EmbeddedSegmentationEngine(
         double AsDuckDb(string literal) => DuckDb.Scalar<double>(connection, $"SELECT CAST({literal} AS DOUBLE)");
 
         var values = customers.Values;
-        var n = customers.Count;
+        var standardization = model.Standardization;
+        if (Features.All.Any(column => !IsExactAsDouble(types.GetValueOrDefault(column)))) return null;
+        var integers = Enumerable.Range(0, d).Where(f => standardization.StdDevs[f] > 0 && IsWholeNumber(types[Features.All[f]])).ToArray();
+        var ranges = IntegerRanges(values, integers);
+        if (ranges.Any(r => r.Max >= r.Min && (Int128)r.Max - r.Min >= MaxTabulatedRange)) return null;
+
+        // Each feature's value → standardized value, as DuckDB computes it: a table of an integer feature's whole
+        // range, DuckDB's own readings of a double feature's mean and deviation, or 0 for a constant feature.
+        var tables = new double[d][];
+        var offsets = new long[d];
+        var (means, deviations) = (new double[d], new double[d]);
         for (var f = 0; f < d; f++)
         {
             var column = Features.All[f];
-            var standardization = model.Standardization;
-            if (!IsExactAsDouble(types.GetValueOrDefault(column))) return null;
-            if (!(standardization.StdDevs[f] > 0))
+            if (!(standardization.StdDevs[f] > 0)) continue;
+            if (Array.IndexOf(integers, f) is var k and >= 0)
             {
-                for (var i = 0; i < n; i++) values[i * d + f] = 0;
-                continue;
-            }
-            if (types[column] is not "DOUBLE")
-            {
-                var (min, max) = (long.MaxValue, long.MinValue);
-                for (var i = 0; i < n; i++)
-                {
-                    var value = (long)values[i * d + f];
-                    min = Math.Min(min, value);
-                    max = Math.Max(max, value);
-                }
-                if (n > 0 && max - min >= MaxTabulatedRange) return null;
-                var table = new double[n == 0 ? 0 : max - min + 1];
-                using (var command = DuckDb.Command(connection, $"""
+                var (min, max) = ranges[k];
+                offsets[f] = min;
+                tables[f] = new double[max < min ? 0 : max - min + 1]; // no customers: nothing to look up
+                if (tables[f].Length == 0) continue;
+                using var command = DuckDb.Command(connection, $"""
                     SELECT {StandardizedSql(model, f)}
                     FROM (SELECT CAST(range AS {types[column]}) AS {column} FROM range({min}, {max} + 1)) ORDER BY {column}
-                    """))
-                using (var reader = command.ExecuteReader())
-                    for (var j = 0; reader.Read(); j++) table[j] = reader.GetDouble(0);
-                for (var i = 0; i < n; i++) values[i * d + f] = table[(long)values[i * d + f] - min];
+                    """);
+                using var reader = command.ExecuteReader();
+                for (var j = 0; reader.Read(); j++) tables[f][j] = reader.GetDouble(0);
             }
             else
             {
-                var mean = AsDuckDb(DuckDb.Number(standardization.Means[f]));
-                var deviation = AsDuckDb(DuckDb.Number(standardization.StdDevs[f]));
-                for (var i = 0; i < n; i++) values[i * d + f] = (values[i * d + f] - mean) / deviation;
+                means[f] = AsDuckDb(DuckDb.Number(standardization.Means[f]));
+                deviations[f] = AsDuckDb(DuckDb.Number(standardization.StdDevs[f]));
             }
         }
+        RowChunks.For(customers.Count, (_, from, to) =>
+        {
+            for (var f = 0; f < d; f++)
+            {
+                var (table, offset, constant) = (tables[f], offsets[f], !(standardization.StdDevs[f] > 0));
+                var (mean, deviation) = (means[f], deviations[f]);
+                for (var i = from; i < to; i++)
+                {
+                    ref var value = ref values[i * d + f];
+                    value = constant ? 0 : table is not null ? table[(long)value - offset] : (value - mean) / deviation;
+                }
+            }
+        });
         var centroids = model.Centroids.OrderBy(c => c.CentroidId).ToList();
         var standardized = new double[centroids.Count * d];
         for (var c = 0; c < centroids.Count; c++)
@@ -479,7 +531,33 @@ public sealed class EmbeddedSegmentationEngine(
     /// Whole numbers and doubles: the types whose values a DOUBLE holds exactly (a statistic's whole numbers are far
     /// below 2^53), so the values read for the model can be written back unchanged.
     /// </summary>
-    private static bool IsExactAsDouble(string? type) => type is "BIGINT" or "INTEGER" or "SMALLINT" or "TINYINT" or "DOUBLE";
+    private static bool IsExactAsDouble(string? type) => IsWholeNumber(type) || type is "DOUBLE";
+
+    private static bool IsWholeNumber(string? type) => type is "BIGINT" or "INTEGER" or "SMALLINT" or "TINYINT";
+
+    /// <summary>The least and greatest value of each of <paramref name="features"/>, in one pass on every core.</summary>
+    private static (long Min, long Max)[] IntegerRanges(double[] values, int[] features)
+    {
+        const int d = CustomerFeatures.Dimensions;
+        var rows = values.Length / d;
+        var chunks = new (long Min, long Max)[RowChunks.Count(rows), features.Length];
+        RowChunks.For(rows, (chunk, from, to) =>
+        {
+            for (var k = 0; k < features.Length; k++)
+            {
+                var (min, max) = (long.MaxValue, long.MinValue);
+                for (var i = from; i < to; i++)
+                {
+                    var value = (long)values[i * d + features[k]];
+                    min = Math.Min(min, value);
+                    max = Math.Max(max, value);
+                }
+                chunks[chunk, k] = (min, max);
+            }
+        });
+        return features.Select((_, k) => Enumerable.Range(0, chunks.GetLength(0))
+            .Aggregate((Min: long.MaxValue, Max: long.MinValue), (r, c) => (Math.Min(r.Min, chunks[c, k].Min), Math.Max(r.Max, chunks[c, k].Max)))).ToArray();
+    }
 
     /// <summary>The widest range of an integer feature whose standardized values are tabulated (a few megabytes).</summary>
     private const long MaxTabulatedRange = 1 << 20;
