@@ -151,8 +151,9 @@ public sealed class EmbeddedSegmentationEngine(
         /// <summary>Customers per segment, every segment of the model, in id order (as <see cref="SegmentSizes"/>).</summary>
         public List<SegmentSize> Sizes(IReadOnlyDictionary<int, string> names)
         {
-            var counts = CentroidIds.CountBy(id => id).ToDictionary(c => c.Key, c => (long)c.Value);
-            return names.OrderBy(n => n.Key).Select(n => new SegmentSize(n.Key, n.Value, counts.GetValueOrDefault(n.Key))).ToList();
+            var counts = new long[names.Keys.Max() + 1];
+            foreach (var id in CentroidIds) counts[id]++;
+            return names.OrderBy(n => n.Key).Select(n => new SegmentSize(n.Key, n.Value, counts[n.Key])).ToList();
         }
     }
 
