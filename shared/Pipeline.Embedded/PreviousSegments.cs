@@ -25,7 +25,8 @@ public static class PreviousSegments
     {
         var count = DuckDb.Scalar<long>(connection, $"SELECT count(*) FROM ({previousSegments})");
         var (ids, segments, since) = (new long[count], new long[count], new long[count]);
-        // Streamed in the parts' order, as they were written; a DATE read as DuckDB's own day number.
+        // Streamed in the parts' order, as they were written, a DATE as its days since 1970-01-01. Predict never writes a
+        // null user id, centroid id or segment_since, so the reader's refusal of nulls is never met.
         DuckDbColumnReader.Read(connection, $"""
             SELECT CAST(user_id AS BIGINT), CAST(centroid_id AS BIGINT), {DaysSql("segment_since")} FROM ({previousSegments})
             """, [new(ids), new(segments), new(since)]);
