@@ -57,8 +57,9 @@ public sealed class EmbeddedSegmentationEngine(
 
     /// <summary>
     /// Assigns every customer in process (<see cref="NearestCentroids"/>, with the control group), hands DuckDB the
-    /// customers and their assignments as whole columns, adds the movement columns, keeps the result as the
-    /// <c>predictions</c> table (a view over those columns on a first run) and writes it as the run's <c>predictions/</c>.
+    /// customers and their assignments as whole columns, adds the movement columns (merged in process, see
+    /// <see cref="PreviousSegments"/>), keeps the result as the <c>predictions</c> table (a view over those columns unless
+    /// a join or a sort is needed) and writes it as the run's <c>predictions/</c>.
     /// </summary>
     private async Task<PredictedRun> PredictTableAsync(RunParameters parameters, SegmentModel model, CancellationToken cancellationToken)
     {
@@ -87,17 +88,24 @@ public sealed class EmbeddedSegmentationEngine(
             {
                 var assignments = NearestCentroids.Assign(customers.Values, centroids, model.Centroids.Select(c => (long)c.CentroidId).Order().ToList());
                 var controlGroup = ControlGroup.Of(userIds, audiences.Value.ControlGroupSalt, audiences.Value.ControlGroupShare);
-                AppendAssignments(connection, userIds, features, types, assignments, controlGroup);
+                var inUserOrder = customers.IsOrderedByUserId();
+                // A later run merges the previous run's segments in process when both sides are in user order (else null: DuckDB joins them).
+                var merged = previousTable is not null && inUserOrder
+                    ? PreviousSegments.Merge(connection, previousTable, userIds, assignments.CentroidIds, parameters.AsOf)
+                    : null;
+                AppendAssignments(connection, userIds, features, types, assignments, controlGroup, merged);
                 cancellationToken.ThrowIfCancellationRequested();
                 // The statistics' columns go back to their own types (exact: ReadStats read whole numbers or doubles).
                 var assigned = $"""
                     (SELECT CAST(user_id AS {types["user_id"]}) AS user_id, centroid_id, distance, {SegmentNameSql(model, "centroid_id")} AS segment,
-                        {string.Join(", ", Features.All.Select(f => $"CAST({f} AS {types[f]}) AS {f}"))}, control_group AS {ControlGroupColumn}
+                        {string.Join(", ", Features.All.Select(f => $"CAST({f} AS {types[f]}) AS {f}"))}, control_group AS {ControlGroupColumn}{(merged is null ? "" : MergedMovementColumns)}
                      FROM {AssignmentsTable})
                     """;
-                // A first run's rows need neither a join nor a sort: a view, and every later read scans the appended columns.
-                var materialized = previousTable is not null || !customers.IsOrderedByUserId();
-                DuckDb.Execute(connection, $"CREATE {(materialized ? "TEMP TABLE" : "VIEW")} {PredictionsTable} AS {MovementSql(assigned, previousTable, parameters.AsOf, audiences.Value, ControlGroupColumn, inUserOrder: !materialized)}");
+                // A first run's rows, or a later run's merged in process, need neither a join nor a sort: a view, and every
+                // later read scans the appended columns.
+                var joined = merged is null ? previousTable : null;
+                var materialized = joined is not null || !inUserOrder;
+                DuckDb.Execute(connection, $"CREATE {(materialized ? "TEMP TABLE" : "VIEW")} {PredictionsTable} AS {MovementSql(assigned, joined, parameters.AsOf, audiences.Value, ControlGroupColumn, inUserOrder: !materialized, mergedMovement: merged is not null)}");
                 if (materialized) DuckDb.Execute(connection, $"DROP TABLE {AssignmentsTable}");
                 // Ids written as whole numbers, as DuckDB writes them in CSV.
                 else if (IsWholeNumber(types["user_id"])) predicted.InUserOrder = new AssignedColumns(userIds, assignments.CentroidIds, controlGroup);
@@ -121,6 +129,9 @@ public sealed class EmbeddedSegmentationEngine(
 
     private const string AssignmentsTable = "assignments";
     private const string ControlGroupColumn = "in_control_group";
+    private const string PreviousCentroidColumn = "previous_centroid_id";
+    private const string SinceDaysColumn = "segment_since_days";
+    private const string MergedMovementColumns = $", {PreviousCentroidColumn}, {SinceDaysColumn}";
 
     /// <summary>
     /// The customers with their in-process assignments and control group as a DuckDB table, handed over as whole
@@ -129,17 +140,20 @@ public sealed class EmbeddedSegmentationEngine(
     /// <param name="features">The customers' features as read, before standardizing, a column each.</param>
     /// <param name="types">The statistics' column types: a whole-number feature is handed over as BIGINT, which
     /// DuckDB takes in about half the time of a DOUBLE.</param>
+    /// <param name="merged">The movement columns merged in process (<see cref="PreviousSegments"/>), or null.</param>
     private static void AppendAssignments(DuckDBConnection connection, long[] userIds, double[][] features, IReadOnlyDictionary<string, string> types,
-        SegmentAssignments assignments, bool[] controlGroup)
+        SegmentAssignments assignments, bool[] controlGroup, (long[] PreviousSegmentIds, long[] SinceDays)? merged)
     {
         var columns = Features.All.Select((f, k) => IsWholeNumber(types[f])
             ? (Name: f, Type: "BIGINT", Values: Array.ConvertAll(features[k], v => (long)v))
             : (Name: f, Type: "DOUBLE", Values: (Array)features[k])).ToList();
         DuckDb.Execute(connection, $"""
             CREATE TEMP TABLE {AssignmentsTable} (user_id BIGINT, centroid_id BIGINT, distance DOUBLE,
-                {string.Join(", ", columns.Select(c => $"{c.Name} {c.Type}"))}, control_group BOOLEAN)
+                {string.Join(", ", columns.Select(c => $"{c.Name} {c.Type}"))}, control_group BOOLEAN
+                {(merged is null ? "" : $", {PreviousCentroidColumn} BIGINT, {SinceDaysColumn} BIGINT")})
             """);
-        DuckDbColumns.Append(connection, AssignmentsTable, [userIds, assignments.CentroidIds, assignments.Distances, .. columns.Select(c => c.Values), controlGroup]);
+        DuckDbColumns.Append(connection, AssignmentsTable, [userIds, assignments.CentroidIds, assignments.Distances, .. columns.Select(c => c.Values), controlGroup,
+            .. merged is { } m ? new Array[] { m.PreviousSegmentIds, m.SinceDays } : []]);
     }
 
     /// <summary>
@@ -341,16 +355,24 @@ public sealed class EmbeddedSegmentationEngine(
     /// <param name="previousSegments">A query of (user_id, centroid_id, segment_since), or null for the first run.</param>
     /// <param name="controlGroupColumn">A boolean column of the predictions that already holds the control group
     /// (computed in process by <see cref="ControlGroup"/>), left out of the result; null computes it here.</param>
-    /// <param name="inUserOrder">The predictions are already in <c>user_id</c> order: on a first run (nothing to
-    /// join) they are kept in that order instead of sorted again.</param>
+    /// <param name="inUserOrder">The predictions are already in <c>user_id</c> order: with nothing to join they are
+    /// kept in that order instead of sorted again.</param>
+    /// <param name="mergedMovement">The predictions carry the movement merged in process (<see cref="PreviousSegments"/>)
+    /// as <c>previous_centroid_id</c> and <c>segment_since_days</c>; <paramref name="previousSegments"/> is then null.</param>
     public static string MovementSql(string predictionsTable, string? previousSegments, DateOnly asOf, AudienceOptions audiences,
-        string? controlGroupColumn = null, bool inUserOrder = false)
+        string? controlGroupColumn = null, bool inUserOrder = false, bool mergedMovement = false)
     {
         var column = controlGroupColumn ?? HashedControlGroupColumn;
         var predictions = controlGroupColumn is null ? $"({ControlGroupSql(predictionsTable, audiences, column)})" : predictionsTable;
         var today = DateLiteral(asOf);
+        var excluded = mergedMovement ? $"{column}{MergedMovementColumns}" : column;
         // With no previous run every customer is new: no join, and a sort only when the rows come unordered.
-        var (movement, join) = previousSegments is null
+        var (movement, join) = mergedMovement
+            ? ($"""
+                NULLIF(p.{PreviousCentroidColumn}, {PreviousSegments.New}) AS previous_segment_id,
+                  {PreviousSegments.DateSql($"p.{SinceDaysColumn}")} AS segment_since
+                """, "")
+            : previousSegments is null
             ? ($"CAST(NULL AS BIGINT) AS previous_segment_id, {today} AS segment_since", "")
             : ($"""
                 CAST(prev.centroid_id AS BIGINT) AS previous_segment_id,
@@ -359,7 +381,7 @@ public sealed class EmbeddedSegmentationEngine(
         var order = previousSegments is null && inUserOrder ? "" : "ORDER BY p.user_id";
         return $"""
             SELECT
-              p.* EXCLUDE ({column}),
+              p.* EXCLUDE ({excluded}),
               {movement},
               {today} AS run_as_of,
               p.{column} AS control_group

@@ -1,6 +1,7 @@
 // Benchmarks. Usage:
 //   dotnet run -c Release --project tests/Pipeline.Benchmarks -- pipeline RUNNER_DLL WORK_DIR [items=10000000,...] [formats=parquet,csv]
-//       the floor and the published Runner's `run` on DuckDB-generated thelook order items; prints BENCHMARKS.md's table
+//       the floor and the published Runner's `run` on DuckDB-generated thelook order items, then a second run a month
+//       later in the same bucket; prints BENCHMARKS.md's table
 //   dotnet run -c Release --project tests/Pipeline.Benchmarks -- generate WORK_DIR [items=10000000,...] [formats=parquet,csv]
 //       only the input files (items-N.FORMAT), e.g. ahead of a measurement on a quiet machine
 //   dotnet run -c Release --project tests/Pipeline.Benchmarks -- kmeans [rows=1000000] [k=5]
@@ -19,8 +20,9 @@ switch (args.FirstOrDefault())
         foreach (var size in items)
             foreach (var format in formats)
             {
-                rows.Add(PipelineBenchmark.Measure(Path.GetFullPath(args[1]), Path.GetFullPath(args[2]), size, format));
-                Console.Error.WriteLine(PipelineBenchmark.Table(rows.TakeLast(1)).Split('\n')[^1]);
+                var measured = PipelineBenchmark.Measure(Path.GetFullPath(args[1]), Path.GetFullPath(args[2]), size, format);
+                rows.AddRange(measured);
+                Console.Error.WriteLine(string.Join('\n', PipelineBenchmark.Table(measured).Split('\n')[2..]));
             }
         Console.WriteLine(PipelineBenchmark.Table(rows));
         return 0;

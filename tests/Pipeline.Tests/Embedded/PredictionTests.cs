@@ -100,8 +100,74 @@ public sealed class PredictionTests : IDisposable
         Assert.True(DuckDb.Scalar<long>(connection, $"SELECT count(*) FROM {predictions} WHERE previous_segment_id <> centroid_id") > 0);
     }
 
+    /// <summary>
+    /// A later run in user order merges the previous run's segments in process instead of joining them; its
+    /// predictions, movement and audiences are still the SQL path's over three runs (customers who stay, move, are new,
+    /// are gone; <c>segment_since</c> carried over twice), whatever the previous run's parts look like: more than one,
+    /// written before <c>segment_since</c> existed, or out of user order (then the join is the fallback).
+    /// </summary>
+    [Theory]
+    [InlineData("one part")]
+    [InlineData("two parts")]
+    [InlineData("without segment_since")]
+    [InlineData("two parts out of order")]
+    public async Task A_later_runs_movement_merged_in_process_is_the_joins(string previousParts)
+    {
+        var options = Options.Create(new EmbeddedOptions { BucketDirectory = _bucketDirectory.Path });
+        var bucket = new FileSystemBucket(options);
+        var ledger = new RunLedger(bucket, TimeProvider.System);
+        var engine = new EmbeddedSegmentationEngine(options, Options.Create(new AudienceOptions()), bucket, ledger, NullLogger<EmbeddedSegmentationEngine>.Instance);
+        using var connection = DuckDb.Open(options.Value);
+        var firstAsOf = new DateOnly(2025, 12, 1);
+        await PredictAndCompareAsync(engine, ledger, connection, "first", firstAsOf, 1, 20_000, 7, null, outOfUserOrder: false);
+        var firstSince = RewriteParts(connection, "first", previousParts);
+        var firstSegments = $"SELECT user_id, centroid_id, {firstSince} AS segment_since FROM {Predictions("first")}";
+        Assert.Equal(previousParts != "two parts out of order", PreviousSegments.Merge(connection, firstSegments, [3, 6], [1, 1], firstAsOf) is not null);
+
+        var second = await PredictAndCompareAsync(engine, ledger, connection, "second", new DateOnly(2026, 1, 1), 5_001, 25_000, 11, "first",
+            outOfUserOrder: false, firstSegments);
+        // The third run sees the second's customers unchanged (they stay) and 5,000 new ones.
+        var third = await PredictAndCompareAsync(engine, ledger, connection, "third", new DateOnly(2026, 2, 1), 5_001, 30_000, 11, "second",
+            outOfUserOrder: false);
+
+        Assert.Equal((5_000L, 5_000L), (second.Movement.Migration.New, second.Movement.Migration.Gone));
+        Assert.Equal((5_000L, 0L), (third.Movement.Migration.New, third.Movement.Migration.Gone));
+        Assert.True(second.Movement.Migration.Moved > 0);
+        // Since the first run (carried over twice), since the second, and only the third run's new customers since now.
+        Assert.Equal("2025-12-01 2026-01-01 2026-02-01: 5000 new", DuckDb.Scalar<string>(connection, $"""
+            SELECT array_to_string(list_sort(list(DISTINCT CAST(segment_since AS VARCHAR))), ' ') || ': '
+                || CAST(count(*) FILTER (WHERE previous_segment_id IS NULL AND segment_since = DATE '2026-02-01') AS VARCHAR) || ' new'
+            FROM {Predictions("third")}
+            """));
+    }
+
+    /// <summary>
+    /// Writes a run's predictions again as <paramref name="layout"/> says and returns its <c>segment_since</c> as SQL
+    /// (the run's as_of when the parts lack the column).
+    /// </summary>
+    private string RewriteParts(DuckDB.NET.Data.DuckDBConnection connection, string runId, string layout)
+    {
+        var directory = Path.Combine(_bucketDirectory.Path, BucketLayout.Predictions(runId));
+        var original = Path.Combine(_bucketDirectory.Path, $"{runId}-predictions.parquet");
+        File.Move(Path.Combine(directory, "part-00000.parquet"), original);
+        var (first, second, columns) = layout switch
+        {
+            "one part" => ("true", null, "*"),
+            "two parts" => ("user_id < 30000", "user_id >= 30000", "*"),
+            "without segment_since" => ("true", null, "* EXCLUDE (segment_since)"),
+            "two parts out of order" => ("user_id >= 30000", "user_id < 30000", "*"),
+            _ => throw new ArgumentException(layout, nameof(layout)),
+        };
+        foreach (var (part, filter) in new[] { first, second }.Select((f, i) => (i, f)).Where(p => p.f is not null))
+            DuckDb.Execute(connection, $"""
+                COPY (SELECT {columns} FROM read_parquet({DuckDb.Literal(original)}) WHERE {filter} ORDER BY user_id)
+                TO {DuckDb.Literal(Path.Combine(directory, $"part-{part:D5}.parquet"))} (FORMAT parquet)
+                """);
+        return layout == "without segment_since" ? "DATE '2025-12-01'" : "segment_since";
+    }
+
     private async Task<PredictionOutcome> PredictAndCompareAsync(EmbeddedSegmentationEngine engine, RunLedger ledger, DuckDB.NET.Data.DuckDBConnection connection,
-        string runId, DateOnly asOf, int firstUser, int lastUser, int featureSeed, string? previousRunId, bool outOfUserOrder)
+        string runId, DateOnly asOf, int firstUser, int lastUser, int featureSeed, string? previousRunId, bool outOfUserOrder, string? previousSegments = null)
     {
         var parameters = new RunParameters(runId, asOf.AddYears(-1), asOf, asOf, 4, StatsPreset.Rfm, 42, 0.2);
         await ledger.UpdateAsync(runId, parameters, m => m, CancellationToken.None);
@@ -117,7 +183,7 @@ public sealed class PredictionTests : IDisposable
 
         var outcome = await engine.PredictAllAsync(parameters, model, CancellationToken.None);
 
-        var previous = previousRunId is null ? null : $"SELECT user_id, centroid_id, segment_since FROM {Predictions(previousRunId)}";
+        var previous = previousSegments ?? (previousRunId is null ? null : $"SELECT user_id, centroid_id, segment_since FROM {Predictions(previousRunId)}");
         var expected = EmbeddedSegmentationEngine.MovementSql(
             $"({EmbeddedSegmentationEngine.PredictionSql(model, $"read_parquet({DuckDb.Literal(stats)})")})", previous, asOf, new AudienceOptions());
         var written = Predictions(runId);
@@ -146,7 +212,7 @@ public sealed class PredictionTests : IDisposable
     }
 
     private string Predictions(string runId) =>
-        $"read_parquet({DuckDb.Literal(Path.Combine(_bucketDirectory.Path, BucketLayout.Part(BucketLayout.Predictions(runId), 0)))})";
+        $"read_parquet({DuckDb.Literal(Path.Combine(_bucketDirectory.Path, BucketLayout.Predictions(runId), "*.parquet"))})";
 
     private static string Schema(DuckDB.NET.Data.DuckDBConnection connection, string query)
     {
