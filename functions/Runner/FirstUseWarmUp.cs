@@ -50,14 +50,17 @@ public sealed class FirstUseWarmUp : IAsyncDisposable
         return warmUp;
     }
 
+    /// <summary>How long the command waits at its end for a step under way; a step stuck longer must not hold the exit.</summary>
+    public static TimeSpan LongestWait { get; } = TimeSpan.FromSeconds(10);
+
     /// <summary>
-    /// Stops what is left and waits for the step under way to end: the process must not exit while a native library
-    /// is being loaded or torn down on the warm-up's thread. After a whole run the steps have long ended.
+    /// Stops what is left and waits (up to <see cref="LongestWait"/>) for the step under way to end: the process should
+    /// not exit while a native library is being loaded on the warm-up's thread. After a whole run the steps have long ended.
     /// </summary>
-    public ValueTask DisposeAsync()
+    public async ValueTask DisposeAsync()
     {
         _stopping = true;
-        return new ValueTask(Completion);
+        await Task.WhenAny(Completion, Task.Delay(LongestWait));
     }
 
     private void Run(IReadOnlyList<Action> steps)
