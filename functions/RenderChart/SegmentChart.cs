@@ -47,9 +47,25 @@ public static class SegmentChart
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(segments);
         ArgumentNullException.ThrowIfNull(points);
+        return Compose(Series(model, segments), points, fontFamily ?? ChartFonts.Family);
+    }
 
-        var series = Series(model, segments);
-        var font = fontFamily ?? ChartFonts.Family;
+    /// <summary>
+    /// Draws and encodes a small throwaway chart through the same code as <see cref="Render"/>, and discards it: the
+    /// first drawing in a process pays for loading Skia, finding the fonts and ScottPlot's set-up (~0.3 s), which the
+    /// Runner pays this way on an idle core before RenderChart needs them. Writes nothing; the process-wide state it
+    /// leaves (Skia's library, ScottPlot's typeface cache) is what the first real chart would create the same way.
+    /// </summary>
+    public static void WarmUp()
+    {
+        var color = Color.FromHex(SegmentColors.Hex(1));
+        var centroid = new Centroid(1, "Warm-up", 1, 1, 1, new RfmScore(1, 1, 1));
+        ChartPoint[] points = [new(0, 0, 1), new(2, 2, 1)];
+        EncodePng(Compose([new ChartSeries(1, centroid.Segment, points.Length, centroid, color)], points, ChartFonts.Family));
+    }
+
+    private static Plot Compose(IReadOnlyList<ChartSeries> series, IReadOnlyList<ChartPoint> points, string font)
+    {
         var plot = new Plot();
         plot.Title(Title, size: 20);
         plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic { TargetTickCount = 10 };
