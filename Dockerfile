@@ -16,7 +16,7 @@ RUN test -f "functions/${FUNCTION}/${FUNCTION}.csproj" || { echo "no project fun
 # Cloud Run runs linux/amd64: publishing for it keeps other platforms' native libraries (DuckDB's, Skia's)
 # out of the image. Self-contained and composite ReadyToRun: the .NET and ASP.NET Core framework and the function are
 # compiled ahead of time together into one native image (<FUNCTION>.r2r.dll), so a cold start JIT-compiles far less,
-# generic framework code over the function's types included (about a third less CPU to the first /health than the
+# generic framework code over the function's types included (about 30 % less CPU to the first /health than the
 # framework-dependent publish; BENCHMARKS.md, "cold start, self-contained composite ReadyToRun"). The price is
 # minutes of CPU in this stage and a larger /app; tests/Pipeline.Benchmarks/cold-start.sh measures the same publish.
 RUN dotnet publish "functions/${FUNCTION}/${FUNCTION}.csproj" \
