@@ -12,6 +12,8 @@ internal static class RepositoryLayout
 
     public static string CloudBuild => Path.Combine(Root, "cloudbuild.yaml");
 
+    public static string Dockerfile => Path.Combine(Root, "Dockerfile");
+
     private static string FindRoot()
     {
         for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
