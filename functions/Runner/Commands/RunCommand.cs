@@ -172,7 +172,7 @@ public static class RunCommand
         Console.WriteLine($"Outputs: {Path.GetDirectoryName(pipeline.Bucket.Describe(BucketLayout.Manifest(manifest.RunId)))}{Path.DirectorySeparatorChar}");
         // Objects by file name; a table or folder (a prefix ending in '/') by its folder name and the slash.
         var runFolder = BucketLayout.RunPrefix(manifest.RunId);
-        foreach (var file in BucketLayout.Files(manifest.RunId).Values)
+        foreach (var file in BucketLayout.Files(manifest.RunId).Values.Append(BucketLayout.Audiences(manifest.RunId)))
             Console.WriteLine($"  {(file.StartsWith(runFolder, StringComparison.Ordinal) ? file[runFolder.Length..] : file)}");
         Console.WriteLine($"Latest: {pipeline.Bucket.Describe(BucketLayout.Latest)}");
         PrintReport(pipeline.Bucket, manifest.RunId, Console.Out);
