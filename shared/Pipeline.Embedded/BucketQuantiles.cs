@@ -78,7 +78,7 @@ public static class BucketQuantiles
     {
         var types = DuckDb.ColumnTypes(connection, table);
         var sql = string.Join("\nUNION ALL\n", columns.Select((column, c) =>
-            WholeNumberTypes.Contains(types[column]) ? ValueBuckets(table, column, c) : FloorBuckets(table, column, c)));
+            DuckDb.IsWholeNumberType(types[column]) ? ValueBuckets(table, column, c) : FloorBuckets(table, column, c)));
         var buckets = new Dictionary<(int, int), List<Bucket>>();
         using var command = DuckDb.Command(connection, sql);
         using var reader = command.ExecuteReader();
@@ -106,11 +106,6 @@ public static class BucketQuantiles
         FROM (SELECT centroid_id, floor({column}) AS bucket, count(*) AS n, min({column}) AS low, max({column}) AS high
               FROM {table} WHERE {column} IS NOT NULL GROUP BY ALL)
         """);
-
-    private static readonly HashSet<string> WholeNumberTypes = new(StringComparer.Ordinal)
-    {
-        "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT",
-    };
 
     /// <summary>A segment's buckets of a column in order; for id 0, every segment's merged.</summary>
     private static List<Bucket> Histogram(Dictionary<(int CentroidId, int Column), List<Bucket>> buckets, int id, int column) =>

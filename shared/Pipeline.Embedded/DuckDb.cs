@@ -49,6 +49,10 @@ public static class DuckDb
         return types;
     }
 
+    /// <summary>Whether a column type (as DESCRIBE names it) holds whole numbers: DuckDB's integer types, signed or unsigned.</summary>
+    public static bool IsWholeNumberType(string type) =>
+        type is "TINYINT" or "SMALLINT" or "INTEGER" or "BIGINT" or "HUGEINT" or "UTINYINT" or "USMALLINT" or "UINTEGER" or "UBIGINT" or "UHUGEINT";
+
     /// <summary>A SQL string literal, for the few places DuckDB takes no parameter (file paths in COPY, SET).</summary>
     public static string Literal(string value) => $"'{value.Replace("'", "''", StringComparison.Ordinal)}'";
 

@@ -108,7 +108,7 @@ public sealed class EmbeddedSegmentationEngine(
                 DuckDb.Execute(connection, $"CREATE {(materialized ? "TEMP TABLE" : "VIEW")} {PredictionsTable} AS {MovementSql(assigned, joined, parameters.AsOf, audiences.Value, ControlGroupColumn, inUserOrder: !materialized, mergedMovement: merged is not null)}");
                 if (materialized) DuckDb.Execute(connection, $"DROP TABLE {AssignmentsTable}");
                 // Ids written as whole numbers, as DuckDB writes them in CSV.
-                else if (IsWholeNumber(types["user_id"])) predicted.InUserOrder = new AssignedColumns(userIds, assignments.CentroidIds, controlGroup);
+                else if (IsSignedUpToBigint(types["user_id"])) predicted.InUserOrder = new AssignedColumns(userIds, assignments.CentroidIds, controlGroup);
             }
             var predictions = BucketLayout.Predictions(parameters.RunId);
             DuckDbStatsBuilder.RequireFinite(connection, Stages.Predict, predictions, PredictionsTable, "distance");
@@ -161,7 +161,7 @@ public sealed class EmbeddedSegmentationEngine(
         var values = customers.Values;
         return [.. Features.All.Select((f, k) =>
         {
-            if (!IsWholeNumber(types[f])) return (Array)customers.Column(k);
+            if (!IsSignedUpToBigint(types[f])) return (Array)customers.Column(k);
             var column = new long[customers.Count];
             for (var i = 0; i < column.Length; i++) column[i] = (long)values[i * d + k];
             return column;
@@ -509,7 +509,7 @@ public sealed class EmbeddedSegmentationEngine(
         var values = customers.Values;
         var standardization = model.Standardization;
         if (Features.All.Any(column => !IsExactAsDouble(types.GetValueOrDefault(column)))) return null;
-        var integers = Enumerable.Range(0, d).Where(f => standardization.StdDevs[f] > 0 && IsWholeNumber(types[Features.All[f]])).ToArray();
+        var integers = Enumerable.Range(0, d).Where(f => standardization.StdDevs[f] > 0 && IsSignedUpToBigint(types[Features.All[f]])).ToArray();
         var ranges = IntegerRanges(values, integers);
         if (ranges.Any(r => r.Max >= r.Min && (Int128)r.Max - r.Min >= MaxTabulatedRange)) return null;
 
@@ -566,9 +566,13 @@ public sealed class EmbeddedSegmentationEngine(
     /// Whole numbers and doubles: the types whose values a DOUBLE holds exactly (a statistic's whole numbers are far
     /// below 2^53), so the values read for the model can be written back unchanged.
     /// </summary>
-    private static bool IsExactAsDouble(string? type) => IsWholeNumber(type) || type is "DOUBLE";
+    private static bool IsExactAsDouble(string? type) => IsSignedUpToBigint(type) || type is "DOUBLE";
 
-    private static bool IsWholeNumber(string? type) => type is "BIGINT" or "INTEGER" or "SMALLINT" or "TINYINT";
+    /// <summary>
+    /// The whole-number types every value of which a <c>long</c> holds (the signed ones up to BIGINT): read, appended and
+    /// written as BIGINT without a change.
+    /// </summary>
+    private static bool IsSignedUpToBigint(string? type) => type is "BIGINT" or "INTEGER" or "SMALLINT" or "TINYINT";
 
     /// <summary>The least and greatest value of each of <paramref name="features"/>, in one pass on every core.</summary>
     private static (long Min, long Max)[] IntegerRanges(double[] values, int[] features)

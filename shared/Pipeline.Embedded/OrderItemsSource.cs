@@ -301,9 +301,6 @@ public static class OrderItemsSource
                 $"the input {path} is a truncated or damaged gzip file: it decompresses to {total:N0} bytes, its trailer says {expected:N0}");
     }
 
-    private static readonly string[] IntegerTypes =
-        ["TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT"];
-
     private static bool IsFractional(string type) => type is "FLOAT" or "DOUBLE" || type.StartsWith("DECIMAL", StringComparison.Ordinal);
 
     /// <summary>
@@ -314,11 +311,11 @@ public static class OrderItemsSource
     {
         foreach (var (column, expected, fits) in new (string, string, Func<string, bool>)[]
                  {
-                     ("order_id", "a whole number such as 12345", t => IntegerTypes.Contains(t) || IsFractional(t)),
-                     ("user_id", "a whole number such as 12345", t => IntegerTypes.Contains(t) || IsFractional(t)),
+                     ("order_id", "a whole number such as 12345", t => DuckDb.IsWholeNumberType(t) || IsFractional(t)),
+                     ("user_id", "a whole number such as 12345", t => DuckDb.IsWholeNumberType(t) || IsFractional(t)),
                      ("status", "text such as Complete", _ => false),
                      ("created_at", "a timestamp such as 2022-03-04 05:06:07 UTC", t => t.StartsWith("TIMESTAMP", StringComparison.Ordinal) || t == "DATE"),
-                     ("sale_price", "a number such as 19.99", t => IntegerTypes.Contains(t) || IsFractional(t)),
+                     ("sale_price", "a number such as 19.99", t => DuckDb.IsWholeNumberType(t) || IsFractional(t)),
                  })
         {
             var type = columns[column];
