@@ -79,11 +79,11 @@ public sealed class DeliveryBudgetTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task Ten_million_customers_cost_BuildStats_the_memory_requests_and_time_of_a_thousand() =>
+    public async Task Ten_million_customers_cost_BuildStats_the_memory_and_requests_of_a_thousand() =>
         await AssertFlatAsync(BuildStats);
 
     [Fact]
-    public async Task Ten_million_customers_cost_Predict_the_memory_requests_and_time_of_a_thousand() =>
+    public async Task Ten_million_customers_cost_Predict_the_memory_and_requests_of_a_thousand() =>
         await AssertFlatAsync(Predict);
 
     private async Task AssertFlatAsync(ExportingStage stage)
@@ -111,7 +111,8 @@ public sealed class DeliveryBudgetTests(ITestOutputHelper output)
         Assert.InRange(large.Polls, 1, small.Polls + 4); // polls follow the clock, not the rows
         // The same requests with the same bodies: what differs is a few digits in two answers.
         Assert.InRange(large.AllocatedBytes, 0, small.AllocatedBytes * 3 / 2 + 4_000_000);
-        Assert.InRange(large.Elapsed, TimeSpan.Zero, small.Elapsed + TimeSpan.FromSeconds(1.5));
+        // The time is printed, not bounded: a wall-clock bound fails on a busy machine and proves nothing the requests,
+        // polls and bytes above do not (speed is a benchmark's to measure).
     }
 
     /// <param name="Requests">The distinct requests (method and path) the deliveries made.</param>
