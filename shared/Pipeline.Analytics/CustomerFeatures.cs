@@ -23,41 +23,6 @@ public sealed class CustomerFeatures
     public ReadOnlySpan<double> Row(int index) => Values.AsSpan(index * Dimensions, Dimensions);
 
     /// <summary>
-    /// The rows <paramref name="selected"/> marks and the others, each in order. Chunks are counted first, so each
-    /// chunk knows where its rows go on both sides and copies them on its own core.
-    /// </summary>
-    public (CustomerFeatures Selected, CustomerFeatures Others) Split(bool[] selected)
-    {
-        if (selected.Length != Count) throw new ArgumentException($"expected {Count} marks, got {selected.Length}");
-        var chunkSelected = new int[RowChunks.Count(Count)];
-        RowChunks.For(Count, (chunk, from, to) =>
-        {
-            var n = 0;
-            for (var i = from; i < to; i++) if (selected[i]) n++;
-            chunkSelected[chunk] = n;
-        });
-        var total = chunkSelected.Sum();
-        var parts = new[] { Empty(Count - total), Empty(total) };
-        var starts = new int[chunkSelected.Length];
-        for (var chunk = 1; chunk < starts.Length; chunk++) starts[chunk] = starts[chunk - 1] + chunkSelected[chunk - 1];
-        RowChunks.For(Count, (chunk, from, to) =>
-        {
-            // Before this chunk: starts[chunk] selected rows, the rest not.
-            var next = new[] { from - starts[chunk], starts[chunk] };
-            for (var i = from; i < to; i++)
-            {
-                var part = selected[i] ? 1 : 0;
-                var j = next[part]++;
-                parts[part].UserIds[j] = UserIds[i];
-                Values.AsSpan(i * Dimensions, Dimensions).CopyTo(parts[part].Values.AsSpan(j * Dimensions, Dimensions));
-            }
-        });
-        return (parts[1], parts[0]);
-    }
-
-    private static CustomerFeatures Empty(int count) => new(new long[count], new double[count * Dimensions]);
-
-    /// <summary>
     /// The same customers ordered by user id (this instance when they already are). K-means++ picks its first
     /// centroids by row position, so a fixed order makes the model independent of the order the rows came in.
     /// </summary>

@@ -24,36 +24,37 @@ public static class SegmentationTrainer
     {
         const int d = CustomerFeatures.Dimensions;
         customers = customers.OrderedByUserId();
-        var heldOut = HoldOutSplit.HeldOut(customers.UserIds, parameters.Seed, parameters.TestFraction);
-        var (test, training) = customers.Split(heldOut);
+        // Row indexes, not copies: the preparation below reads each side's rows where they are.
+        var (test, training) = RowChunks.Partition(HoldOutSplit.HeldOut(customers.UserIds, parameters.Seed, parameters.TestFraction));
 
         var minimum = parameters.K ?? AutoCandidates[0];
-        if (training.Count < minimum)
+        if (training.Length < minimum)
             throw new PermanentPipelineException(
-                $"too few customers for k = {minimum}: {customers.Count} customers in the window, {training.Count} of them in the training split");
+                $"too few customers for k = {minimum}: {customers.Count} customers in the window, {training.Length} of them in the training split");
 
         // k segments need k different customers: with fewer, K-means would return duplicate centroids, named
         // and drawn as if they were different segments.
-        var distinct = Enumerable.Range(0, training.Count)
-            .Select(i => (training.Values[i * d], training.Values[i * d + 1], training.Values[i * d + 2]))
+        var values = customers.Values;
+        var distinct = training
+            .Select(i => (values[i * d], values[i * d + 1], values[i * d + 2]))
             .Distinct().Take(RunParameters.MaxK + 1).Count();
         if (distinct < minimum)
             throw new PermanentPipelineException(
-                $"too few distinct customers for k = {minimum}: the {training.Count} training customers have only {distinct} different " +
+                $"too few distinct customers for k = {minimum}: the {training.Length} training customers have only {distinct} different " +
                 $"combination(s) of {Features.DaysSinceLastOrder}, {Features.CountOrders} and {Features.AverageSpend}, e.g. " +
-                string.Create(CultureInfo.InvariantCulture, $"({training.Values[0]}, {training.Values[1]}, {training.Values[2]})"));
+                string.Create(CultureInfo.InvariantCulture, $"({values[training[0] * d]}, {values[training[0] * d + 1]}, {values[training[0] * d + 2]})"));
 
-        var standardization = StandardScaler.Fit(training);
-        var trainingColumns = StandardScaler.TransformToColumns(training, standardization);
+        var standardization = StandardScaler.Fit(customers, training);
+        var trainingColumns = StandardScaler.TransformToColumns(customers, standardization, training);
         // With very few customers the held-out split can be empty; then the metrics describe the training rows.
-        var evaluationPoints = StandardScaler.Transform(test.Count > 0 ? test : training, standardization);
+        var evaluationPoints = StandardScaler.Transform(customers, standardization, test.Length > 0 ? test : training);
 
         var (k, selection) = parameters.K is { } fixedK
             ? (fixedK, "fixed")
             : ChooseK(trainingColumns, evaluationPoints, parameters, options, distinct, progress);
 
         var fit = KMeans.Fit(trainingColumns, k, parameters.Seed, options, Reporter(progress, parameters.RunId,
-            string.Create(CultureInfo.InvariantCulture, $"k-means k = {k},"), training.Count));
+            string.Create(CultureInfo.InvariantCulture, $"k-means k = {k},"), training.Length));
         var (daviesBouldin, meanSquaredDistance) = ClusterMetrics.Evaluate(evaluationPoints, fit.Centroids, d);
         var metrics = new ModelMetrics(Math.Round(daviesBouldin, 6), Math.Round(meanSquaredDistance, 6), Math.Round(fit.Loss, 6));
         var centroids = Enumerable.Range(0, k)
@@ -61,7 +62,7 @@ public static class SegmentationTrainer
             .ToList();
 
         var draft = new ModelDraft(parameters.RunId, Engine, selection, standardization, centroids, metrics,
-            fit.Iterations, training.Count, test.Count, parameters.Seed);
+            fit.Iterations, training.Length, test.Length, parameters.Seed);
         return SegmentModelBuilder.Build(draft, PopulationProfile.FromFeatures(customers), previous);
     }
 

@@ -8,31 +8,42 @@ namespace Pipeline.Analytics;
 /// </summary>
 public static class StandardScaler
 {
-    public static Standardization Fit(CustomerFeatures rows)
+    /// <param name="rows">The indexes of the rows to fit on, ascending; null for every row.</param>
+    public static Standardization Fit(CustomerFeatures customers, int[]? rows = null)
     {
         const int d = CustomerFeatures.Dimensions;
+        var count = rows?.Length ?? customers.Count;
+        var values = customers.Values;
         var means = new double[d];
         var m2 = new double[d];
         // Welford's update: one pass, stable for millions of rows.
-        for (var i = 0; i < rows.Count; i++)
+        for (var i = 0; i < count; i++)
         {
-            var row = rows.Row(i);
+            var start = (rows is null ? i : rows[i]) * d;
             for (var f = 0; f < d; f++)
             {
-                var delta = row[f] - means[f];
+                var value = values[start + f];
+                var delta = value - means[f];
                 means[f] += delta / (i + 1);
-                m2[f] += delta * (row[f] - means[f]);
+                m2[f] += delta * (value - means[f]);
             }
         }
-        var stdDevs = m2.Select(v => rows.Count > 1 ? Math.Sqrt(v / (rows.Count - 1)) : 0).ToArray();
+        var stdDevs = m2.Select(v => count > 1 ? Math.Sqrt(v / (count - 1)) : 0).ToArray();
         return new Standardization(means, stdDevs);
     }
 
     /// <summary>The rows in standardized units, row-major.</summary>
-    public static double[] Transform(CustomerFeatures rows, Standardization standardization)
+    /// <param name="rows">The indexes of the rows, ascending; null for every row.</param>
+    public static double[] Transform(CustomerFeatures customers, Standardization standardization, int[]? rows = null)
     {
-        var result = new double[rows.Values.Length];
-        Transform(rows.Values, result, standardization);
+        const int d = CustomerFeatures.Dimensions;
+        var result = new double[(rows?.Length ?? customers.Count) * d];
+        var scale = Scale.Of(standardization);
+        for (var i = 0; i < result.Length / d; i++)
+        {
+            var start = (rows is null ? i : rows[i]) * d;
+            for (var f = 0; f < d; f++) result[i * d + f] = scale.Standardize(f, customers.Values[start + f]);
+        }
         return result;
     }
 
@@ -40,26 +51,35 @@ public static class StandardScaler
     /// The rows in standardized units, one array per feature: the layout K-means measures in, written in one pass
     /// on every core instead of a row-major copy and then a transposed one.
     /// </summary>
-    public static double[][] TransformToColumns(CustomerFeatures rows, Standardization standardization)
+    /// <param name="rows">The indexes of the rows, ascending; null for every row.</param>
+    public static double[][] TransformToColumns(CustomerFeatures customers, Standardization standardization, int[]? rows = null)
     {
         const int d = CustomerFeatures.Dimensions;
+        var count = rows?.Length ?? customers.Count;
+        var values = customers.Values;
+        var scale = Scale.Of(standardization);
         var columns = new double[d][];
-        for (var f = 0; f < d; f++) columns[f] = new double[rows.Count];
-        RowChunks.For(rows.Count, (_, from, to) =>
+        for (var f = 0; f < d; f++) columns[f] = new double[count];
+        RowChunks.For(count, (_, from, to) =>
         {
             for (var i = from; i < to; i++)
-                for (var f = 0; f < d; f++)
-                    columns[f][i] = standardization.Standardize(f, rows.Values[i * d + f]);
+            {
+                var start = (rows is null ? i : rows[i]) * d;
+                for (var f = 0; f < d; f++) columns[f][i] = scale.Standardize(f, values[start + f]);
+            }
         });
         return columns;
     }
 
-    public static void Transform(ReadOnlySpan<double> values, Span<double> destination, Standardization standardization)
+    /// <summary>
+    /// <see cref="Standardization.Standardize"/> over arrays instead of the model's lists: the same arithmetic, so the
+    /// same doubles, without an interface call per value.
+    /// </summary>
+    private readonly record struct Scale(double[] Means, double[] StdDevs)
     {
-        const int d = CustomerFeatures.Dimensions;
-        for (var row = 0; row + d <= values.Length; row += d)
-            for (var f = 0; f < d; f++)
-                destination[row + f] = standardization.Standardize(f, values[row + f]);
+        public static Scale Of(Standardization standardization) => new([.. standardization.Means], [.. standardization.StdDevs]);
+
+        public double Standardize(int feature, double value) => StdDevs[feature] > 0 ? (value - Means[feature]) / StdDevs[feature] : 0;
     }
 
     /// <summary>A point in standardized units back in original units.</summary>

@@ -37,18 +37,34 @@ public class ChunkedPreparationTests
     }
 
     [Fact]
-    public void Splitting_in_chunks_gives_the_row_by_row_split()
+    public void Partitioning_in_chunks_gives_the_row_by_row_indexes()
     {
         var customers = Generated(Customers, seed: 2);
         var marks = HoldOutSplit.HeldOut(customers.UserIds, 7, 0.3);
 
-        var (selected, others) = customers.Split(marks);
+        var (marked, others) = RowChunks.Partition(marks);
 
         var rows = Enumerable.Range(0, customers.Count).ToList();
-        Assert.Equal(rows.Where(i => marks[i]).Select(i => customers.UserIds[i]), selected.UserIds);
-        Assert.Equal(rows.Where(i => marks[i]).SelectMany(i => customers.Row(i).ToArray()), selected.Values);
-        Assert.Equal(rows.Where(i => !marks[i]).Select(i => customers.UserIds[i]), others.UserIds);
-        Assert.Equal(rows.Where(i => !marks[i]).SelectMany(i => customers.Row(i).ToArray()), others.Values);
+        Assert.Equal(rows.Where(i => marks[i]), marked);
+        Assert.Equal(rows.Where(i => !marks[i]), others);
+    }
+
+    [Fact]
+    public void Standardizing_chosen_rows_gives_the_values_of_those_rows_copied_out()
+    {
+        var customers = Generated(Customers, seed: 6);
+        var (_, training) = RowChunks.Partition(HoldOutSplit.HeldOut(customers.UserIds, 42, 0.2));
+        var copied = new CustomerFeatures([.. training.Select(i => customers.UserIds[i])], [.. training.SelectMany(i => customers.Row(i).ToArray())]);
+
+        var standardization = StandardScaler.Fit(customers, training);
+
+        var expected = StandardScaler.Fit(copied);
+        Assert.Equal(expected.Means, standardization.Means);
+        Assert.Equal(expected.StdDevs, standardization.StdDevs);
+        Assert.Equal(StandardScaler.Transform(copied, standardization), StandardScaler.Transform(customers, standardization, training));
+        var columns = StandardScaler.TransformToColumns(customers, standardization, training);
+        var copiedColumns = StandardScaler.TransformToColumns(copied, standardization);
+        for (var f = 0; f < 3; f++) Assert.Equal(copiedColumns[f], columns[f]);
     }
 
     [Fact]

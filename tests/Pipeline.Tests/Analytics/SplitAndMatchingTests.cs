@@ -16,16 +16,15 @@ public class SplitAndMatchingTests
     }
 
     [Fact]
-    public void Splitting_customers_keeps_each_side_in_order_with_its_values()
+    public void Partitioning_rows_keeps_each_side_in_order()
     {
-        var customers = new CustomerFeatures([10, 20, 30, 40, 50], [.. Enumerable.Range(0, 15).Select(i => (double)i)]);
+        var (marked, others) = RowChunks.Partition([false, true, true, false, true]);
 
-        var (selected, others) = customers.Split([false, true, true, false, true]);
-
-        Assert.Equal([20L, 30, 50], selected.UserIds);
-        Assert.Equal([3.0, 4, 5, 6, 7, 8, 12, 13, 14], selected.Values);
-        Assert.Equal([10L, 40], others.UserIds);
-        Assert.Equal([0.0, 1, 2, 9, 10, 11], others.Values);
+        Assert.Equal([1, 2, 4], marked);
+        Assert.Equal([0, 3], others);
+        var (none, noOthers) = RowChunks.Partition([]);
+        Assert.Empty(none);
+        Assert.Empty(noOthers);
     }
 
     [Fact]
