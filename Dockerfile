@@ -37,9 +37,11 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY --from=build /app ./
+# A container's configuration never changes while it runs: no watcher on appsettings files (~20 ms of a cold start).
 ENV FUNCTION=${FUNCTION} \
     DOTNET_NOLOGO=1 \
-    DOTNET_CLI_TELEMETRY_OPTOUT=1
+    DOTNET_CLI_TELEMETRY_OPTOUT=1 \
+    DOTNET_hostBuilder__reloadConfigOnChange=false
 # The non-root user every .NET image defines.
 USER $APP_UID
 EXPOSE 8080

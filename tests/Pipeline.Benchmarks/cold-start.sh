@@ -32,8 +32,10 @@ publish r2r --self-contained false -p:UseAppHost=false -p:PublishReadyToRun=true
   publish composite --self-contained true -p:PublishReadyToRun=true -p:PublishReadyToRunComposite=true
 
 # variant = publish directory + runtime settings
+# The image's variant carries the image's settings (the Dockerfile's ENV).
+image="composite DOTNET_hostBuilder__reloadConfigOnChange=false"
 variants=("plain" "plain DOTNET_TieredPGO=0" "r2r" "r2r DOTNET_TieredPGO=0" "r2r DOTNET_TieredCompilation=0"
-  "composite" "composite DOTNET_TieredPGO=0" "composite DOTNET_TieredCompilation=0")
+  "composite" "$image" "$image DOTNET_TieredPGO=0" "$image DOTNET_TieredCompilation=0")
 declare -A wall cpu
 for run in $(seq "$repeats"); do
   for variant in "${variants[@]}"; do

@@ -5,7 +5,8 @@ namespace Pipeline.Infra.Tests;
 /// <summary>
 /// Checks that the Dockerfile ships each function as its cold start was measured fastest (BENCHMARKS.md): published for
 /// Cloud Run's platform, self-contained, with the framework and the function in one composite ReadyToRun image; run on
-/// an image with no second .NET; started by the function's apphost (named, as its assembly, after its stage).
+/// an image with no second .NET; started by the function's apphost (named, as its assembly, after its stage), with
+/// configuration reload off.
 /// </summary>
 public static partial class DockerfileCheck
 {
@@ -18,6 +19,9 @@ public static partial class DockerfileCheck
 
     /// <summary>The apphost of the function the image is built for.</summary>
     public const string Apphost = "/app/${FUNCTION}";
+
+    /// <summary>Turns off the host's watcher on configuration files, which a container's never change.</summary>
+    public const string NoConfigurationReload = "DOTNET_hostBuilder__reloadConfigOnChange=false";
 
     public static IReadOnlyList<string> FindGaps(string dockerfile)
     {
@@ -42,6 +46,9 @@ public static partial class DockerfileCheck
         var entrypoint = instructions.LastOrDefault(line => line.StartsWith("ENTRYPOINT ", StringComparison.Ordinal)) ?? "";
         if (!entrypoint.Contains($"exec \\\"{Apphost}\\\"", StringComparison.Ordinal))
             gaps.Add($"the entrypoint does not exec the apphost {Apphost}: {entrypoint}");
+
+        if (!instructions.Any(line => line.StartsWith("ENV ", StringComparison.Ordinal) && line.Contains(NoConfigurationReload, StringComparison.Ordinal)))
+            gaps.Add($"no ENV sets {NoConfigurationReload}");
 
         return gaps;
     }

@@ -48,6 +48,14 @@ public sealed class DockerfileTests
             Gaps(dockerfile));
     }
 
+    [Fact]
+    public void AnImageThatWatchesItsConfigurationIsReported()
+    {
+        var dockerfile = Changed(Dockerfile, " \\\n    " + DockerfileCheck.NoConfigurationReload, "");
+
+        Assert.Equal([$"no ENV sets {DockerfileCheck.NoConfigurationReload}"], Gaps(dockerfile));
+    }
+
     private static string Changed(string dockerfile, string from, string to)
     {
         Assert.Contains(from, dockerfile, StringComparison.Ordinal);
