@@ -32,14 +32,34 @@ public static class RadixSelect
     /// </summary>
     public static double[] Select(double[] values, IReadOnlyList<int> positions)
     {
-        for (var p = 0; p < positions.Count; p++)
-            if (positions[p] < 0 || positions[p] >= values.Length || (p > 0 && positions[p] < positions[p - 1]))
-                throw new ArgumentException($"positions must be ascending within 0..{values.Length - 1}", nameof(positions));
-        var keys = MemoryMarshal.Cast<double, ulong>(values.AsSpan());
-        for (var i = 0; i < keys.Length; i++) keys[i] = Key(keys[i]);
+        var keys = ToKeys(values, positions);
         var selected = new ulong[positions.Count];
         Select(keys, [.. positions], selected);
         return [.. selected.Select(key => BitConverter.UInt64BitsToDouble(Bits(key)))];
+    }
+
+    /// <summary>
+    /// As <see cref="Select(double[], IReadOnlyList{int})"/>, but <paramref name="values"/> keeps its values, only
+    /// their order may change: so several selections can be made over parts of one array and then over the whole.
+    /// </summary>
+    public static double[] SelectKeepingValues(Span<double> values, IReadOnlyList<int> positions)
+    {
+        var keys = ToKeys(values, positions);
+        var selected = new ulong[positions.Count];
+        Select(keys, [.. positions], selected);
+        foreach (ref var key in keys) key = Bits(key);
+        return [.. selected.Select(key => BitConverter.UInt64BitsToDouble(Bits(key)))];
+    }
+
+    /// <summary>Checks the positions and turns the values into keys in place.</summary>
+    private static Span<ulong> ToKeys(Span<double> values, IReadOnlyList<int> positions)
+    {
+        for (var p = 0; p < positions.Count; p++)
+            if (positions[p] < 0 || positions[p] >= values.Length || (p > 0 && positions[p] < positions[p - 1]))
+                throw new ArgumentException($"positions must be ascending within 0..{values.Length - 1}", nameof(positions));
+        var keys = MemoryMarshal.Cast<double, ulong>(values);
+        foreach (ref var key in keys) key = Key(key);
+        return keys;
     }
 
     /// <summary>Writes the keys at <paramref name="positions"/> (ascending, relative to <paramref name="keys"/>) to <paramref name="selected"/>.</summary>

@@ -172,7 +172,7 @@ public sealed class ProfileSql(ProfileSqlDialect dialect, ProfileTables tables, 
     /// <summary>
     /// The quartiles of the three features per segment, and of the whole population as <c>centroid_id</c> 0 (the
     /// interpolating PERCENTILE_CONT, over the predictions). The embedded backend gets the same numbers without a
-    /// sort of every customer (its <c>BucketQuantiles</c>).
+    /// sort of every customer (its <c>SegmentQuantiles</c>).
     /// </summary>
     public string Quartiles()
     {

@@ -62,7 +62,7 @@ public sealed class DuckDbSegmentProfiler(
             ("window_end", parameters.WindowEnd.ToDateTime(TimeOnly.MinValue, DateTimeKind.Utc)),
         ];
         var segments = Segments(connection, sql);
-        var quartiles = BucketQuantiles.Read(connection, sql.Tables.Predictions, Features.All, [.. ProfileSql.QuartileFractions.Select(q => q.Fraction)])
+        var quartiles = SegmentQuantiles.Read(connection, sql.Tables.Predictions, Features.All, [.. ProfileSql.QuartileFractions.Select(q => q.Fraction)])
             .ToDictionary(q => q.Key, q => new RfmQuartiles(Quartiles(q.Value[0]), Quartiles(q.Value[1]), Quartiles(q.Value[2])));
         var people = sql.People() is { } peopleSql
             ? Rows(connection, peopleSql, [], r => new CellFacts((int)Long(r, 0), r.GetString(1), r.GetString(2), Long(r, 3), 0))

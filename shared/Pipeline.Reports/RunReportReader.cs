@@ -100,11 +100,11 @@ public sealed partial class RunReportReader(IBucket bucket, RunLedger ledger)
 
     /// <summary>
     /// The whole population's figures (<see cref="SegmentFigures.CentroidId"/> 0; null when there is no customer) and
-    /// each segment's, by id: the sums in one pass over the predictions, the medians by <see cref="BucketQuantiles"/>.
+    /// each segment's, by id: the sums in one pass over the predictions, the medians by <see cref="SegmentQuantiles"/>.
     /// </summary>
     private static (SegmentFigures? Population, List<SegmentFigures> Segments) ReadFigures(DuckDBConnection connection, string table)
     {
-        var medians = BucketQuantiles.Read(connection, table, Features.All, [0.5]);
+        var medians = SegmentQuantiles.Read(connection, table, Features.All, [0.5]);
         using var command = DuckDb.Command(connection, $"""
             SELECT grouping(centroid_id) = 1, centroid_id, any_value(segment), count(*),
                    sum(count_orders * average_spend)::DOUBLE, sum(count_orders)::DOUBLE

@@ -8,7 +8,7 @@ namespace Pipeline.Gcp.Tests;
 /// <summary>
 /// The GCP backend's profile SQL means what the embedded backend's does: each statement of the plan, translated
 /// mechanically, runs on DuckDB over one fixture (with its customer statistics) and returns the same rows (both
-/// presets; the embedded profiler's own quartiles are checked against quantile_cont in BucketQuantilesTests); and an LLM answer that
+/// presets; the embedded profiler's own quartiles are checked against quantile_cont in SegmentQuantilesTests); and an LLM answer that
 /// names a country or category its segment's profile does not list is rejected.
 /// </summary>
 public sealed class ProfileSqlTests

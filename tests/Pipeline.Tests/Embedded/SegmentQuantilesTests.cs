@@ -7,10 +7,10 @@ namespace Pipeline.Tests.Embedded;
 
 /// <summary>
 /// The profiles' and the report's faster paths against the plain SQL they replace, on generated customers: the
-/// quantiles from whole-unit buckets are quantile_cont's and median's doubles, to the bit; and the segments' totals
+/// quantiles selected in process are quantile_cont's and median's doubles, to the bit; and the segments' totals
 /// joined by position are the hash join's, falling back to it when the tables are not in the same order.
 /// </summary>
-public sealed class BucketQuantilesTests : IDisposable
+public sealed class SegmentQuantilesTests : IDisposable
 {
     private readonly DuckDBConnection _connection = DuckDb.Open(new EmbeddedOptions());
 
@@ -34,14 +34,14 @@ public sealed class BucketQuantilesTests : IDisposable
         ORDER BY user_id;
         """;
 
-    public BucketQuantilesTests() => DuckDb.Execute(_connection, Customers);
+    public SegmentQuantilesTests() => DuckDb.Execute(_connection, Customers);
 
     public void Dispose() => _connection.Dispose();
 
     [Fact]
-    public void Bucket_quartiles_are_quantile_conts_doubles_per_segment_and_for_everyone()
+    public void Quartiles_are_quantile_conts_doubles_per_segment_and_for_everyone()
     {
-        var quartiles = BucketQuantiles.Read(_connection, "predictions", Features.All, [0.25, 0.5, 0.75]);
+        var quartiles = SegmentQuantiles.Read(_connection, "predictions", Features.All, [0.25, 0.5, 0.75]);
 
         var expected = Rows($"""
             SELECT CASE WHEN grouping(centroid_id) = 1 THEN 0 ELSE centroid_id END,
@@ -56,14 +56,14 @@ public sealed class BucketQuantilesTests : IDisposable
         foreach (var (id, values) in expected)
             for (var feature = 0; feature < 3; feature++)
                 Assert.Equal(values[feature], quartiles[id][feature]);
-        // The spends' middle buckets hold different values, so the second pass was needed and taken.
+        // The spends' median falls between two different values: the interpolation was needed.
         Assert.NotEqual(Math.Floor(quartiles[0][2][1]), quartiles[0][2][1]);
     }
 
     [Fact]
-    public void Bucket_medians_are_the_reports_medians()
+    public void Medians_are_the_reports_medians()
     {
-        var medians = BucketQuantiles.Read(_connection, "predictions", Features.All, [0.5]);
+        var medians = SegmentQuantiles.Read(_connection, "predictions", Features.All, [0.5]);
 
         var expected = Rows($"""
             SELECT CASE WHEN grouping(centroid_id) = 1 THEN 0 ELSE centroid_id END,
@@ -77,9 +77,32 @@ public sealed class BucketQuantilesTests : IDisposable
     }
 
     [Fact]
+    public void A_null_is_left_out_of_its_own_columns_quantiles_as_quantile_cont_leaves_it_out()
+    {
+        DuckDb.Execute(_connection, "UPDATE predictions SET average_spend = NULL WHERE user_id % 3 = 0; UPDATE predictions SET days_since_last_order = NULL WHERE user_id = 7");
+
+        var quartiles = SegmentQuantiles.Read(_connection, "predictions", Features.All, [0.25, 0.5, 0.75]);
+
+        var expected = Rows($"""
+            SELECT CASE WHEN grouping(centroid_id) = 1 THEN 0 ELSE centroid_id END,
+                   {string.Join(", ", Features.All.Select(f => $"quantile_cont(CAST({f} AS DOUBLE), [0.25, 0.5, 0.75])"))}
+            FROM predictions
+            GROUP BY GROUPING SETS ((centroid_id), ())
+            HAVING count(days_since_last_order) > 0
+            """, r => (Id: Convert.ToInt32(r.GetValue(0), CultureInfo.InvariantCulture),
+                Values: Enumerable.Range(1, 3).Select(c => ((System.Collections.IList)r.GetValue(c)).Cast<object>()
+                    .Select(v => Convert.ToDouble(v, CultureInfo.InvariantCulture)).ToArray()).ToArray()));
+        // Segment 4 is user 7 alone: without its days it has no quartiles.
+        Assert.Equal([0, 1, 2, 3, 5], quartiles.Keys.Order());
+        foreach (var (id, values) in expected)
+            for (var feature = 0; feature < 3; feature++)
+                Assert.Equal(values[feature], quartiles[id][feature]);
+    }
+
+    [Fact]
     public void Without_rows_there_are_no_quantiles()
     {
-        Assert.Empty(BucketQuantiles.Read(_connection, "(SELECT * FROM predictions WHERE false)", Features.All, [0.5]));
+        Assert.Empty(SegmentQuantiles.Read(_connection, "(SELECT * FROM predictions WHERE false)", Features.All, [0.5]));
     }
 
     [Fact]
