@@ -13,9 +13,9 @@ public static unsafe class DuckDbColumnReader
     /// <summary>
     /// Where a result column goes: row r to <c>Array[Start + r * Stride]</c>, a <c>long[]</c> for a BIGINT, a
     /// <c>double[]</c> for a DOUBLE and a <c>bool[]</c> for a BOOLEAN. A stride above 1 interleaves columns into one
-    /// row-major array.
+    /// row-major array. <paramref name="NullAsNaN"/> lets a DOUBLE column hold nulls, written as NaN.
     /// </summary>
-    public readonly record struct Target(Array Array, int Start = 0, int Stride = 1)
+    public readonly record struct Target(Array Array, int Start = 0, int Stride = 1, bool NullAsNaN = false)
     {
         /// <summary>How many rows fit.</summary>
         public int Rows => Array.Length <= Start ? 0 : (Array.Length - Start + Stride - 1) / Stride;
@@ -75,9 +75,10 @@ public static unsafe class DuckDbColumnReader
             for (var c = 0; c < columns.Count; c++)
             {
                 var vector = NativeMethods.DataChunks.DuckDBDataChunkGetVector(chunk, c);
-                RequireValid(NativeMethods.Vectors.DuckDBVectorGetValidity(vector), count, c);
-                var data = NativeMethods.Vectors.DuckDBVectorGetData(vector);
                 var target = columns[c];
+                var validity = NativeMethods.Vectors.DuckDBVectorGetValidity(vector);
+                if (!(target.NullAsNaN && target.Array is double[])) RequireValid(validity, count, c);
+                var data = NativeMethods.Vectors.DuckDBVectorGetData(vector);
                 switch (target.Array)
                 {
                     case long[] values:
@@ -85,6 +86,9 @@ public static unsafe class DuckDbColumnReader
                         break;
                     case double[] values:
                         Copy(new ReadOnlySpan<double>(data, count), values, target.Start + rows * target.Stride, target.Stride);
+                        if (target.NullAsNaN && validity is not null)
+                            for (var row = 0; row < count; row++)
+                                if ((validity[row / 64] >> (row % 64) & 1) == 0) values[target.Start + (rows + row) * target.Stride] = double.NaN;
                         break;
                     case bool[] values: // DuckDB's BOOLEAN is one byte, 0 or 1, as a .NET bool
                         Copy(new ReadOnlySpan<bool>(data, count), values, target.Start + rows * target.Stride, target.Stride);

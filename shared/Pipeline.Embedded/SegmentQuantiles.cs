@@ -26,11 +26,11 @@ public static class SegmentQuantiles
         var rows = DuckDb.Scalar<long>(connection, $"SELECT count(*) FROM {table}");
         var centroidIds = new long[rows];
         var values = columns.Select(_ => new double[rows]).ToArray();
-        // A null becomes NaN, which GroupQuantiles leaves out of its column (the columns read here are finite).
+        // A null is read as NaN, which GroupQuantiles leaves out of its column (the columns read here are finite).
         DuckDbColumnReader.Read(connection, $"""
-            SELECT CAST(centroid_id AS BIGINT), {string.Join(", ", columns.Select(c => $"coalesce(CAST({c} AS DOUBLE), 'NaN'::DOUBLE)"))}
+            SELECT CAST(centroid_id AS BIGINT), {string.Join(", ", columns.Select(c => $"CAST({c} AS DOUBLE)"))}
             FROM {table}
-            """, [new(centroidIds), .. values.Select(v => new DuckDbColumnReader.Target(v))]);
+            """, [new(centroidIds), .. values.Select(v => new DuckDbColumnReader.Target(v, NullAsNaN: true))]);
         return GroupQuantiles.Of(centroidIds, values, fractions);
     }
 }
