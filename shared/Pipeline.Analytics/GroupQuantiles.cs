@@ -21,9 +21,10 @@ public static class GroupQuantiles
     {
         if (columns.Any(c => c.Length != groups.Length))
             throw new ArgumentException($"{groups.Length} groups but columns of {string.Join(", ", columns.Select(c => c.Length))} values", nameof(columns));
-        if (groups.Length > 0 && (groups.Min() < 1 || groups.Max() > MaxGroup))
+        var (least, greatest) = groups.Length == 0 ? (1, 0) : (groups.Min(), groups.Max());
+        if (least < 1 || greatest > MaxGroup)
             throw new ArgumentException($"group ids must be from 1 to {MaxGroup}", nameof(groups));
-        var slots = groups.Length == 0 ? 1 : (int)groups.Max() + 1;
+        var slots = (int)greatest + 1;
 
         // [column][group] → the column's quantiles in that group (null when it has no value there); slot 0 is everyone.
         var byColumn = new double[]?[columns.Count][];

@@ -30,13 +30,7 @@ public static class RadixSelect
     /// repeats allowed), the same doubles to the bit; none may be NaN (−0 comes before +0). <paramref name="values"/>
     /// is used as scratch space: its contents are undefined afterwards.
     /// </summary>
-    public static double[] Select(double[] values, IReadOnlyList<int> positions)
-    {
-        var keys = ToKeys(values, positions);
-        var selected = new ulong[positions.Count];
-        Select(keys, [.. positions], selected);
-        return [.. selected.Select(key => BitConverter.UInt64BitsToDouble(Bits(key)))];
-    }
+    public static double[] Select(double[] values, IReadOnlyList<int> positions) => Selected(ToKeys(values, positions), positions);
 
     /// <summary>
     /// As <see cref="Select(double[], IReadOnlyList{int})"/>, but <paramref name="values"/> keeps its values, only
@@ -45,9 +39,16 @@ public static class RadixSelect
     public static double[] SelectKeepingValues(Span<double> values, IReadOnlyList<int> positions)
     {
         var keys = ToKeys(values, positions);
+        var selected = Selected(keys, positions);
+        foreach (ref var key in keys) key = Bits(key);
+        return selected;
+    }
+
+    /// <summary>The values at <paramref name="positions"/> among <paramref name="keys"/>, whose order may change.</summary>
+    private static double[] Selected(Span<ulong> keys, IReadOnlyList<int> positions)
+    {
         var selected = new ulong[positions.Count];
         Select(keys, [.. positions], selected);
-        foreach (ref var key in keys) key = Bits(key);
         return [.. selected.Select(key => BitConverter.UInt64BitsToDouble(Bits(key)))];
     }
 

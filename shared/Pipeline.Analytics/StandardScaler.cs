@@ -72,14 +72,14 @@ public static class StandardScaler
     }
 
     /// <summary>
-    /// <see cref="Standardization.Standardize"/> over arrays instead of the model's lists: the same arithmetic, so the
+    /// <see cref="Standardization.Standardize(double, double, double)"/> over arrays instead of the model's lists: the same arithmetic, so the
     /// same doubles, without an interface call per value.
     /// </summary>
     private readonly record struct Scale(double[] Means, double[] StdDevs)
     {
         public static Scale Of(Standardization standardization) => new([.. standardization.Means], [.. standardization.StdDevs]);
 
-        public double Standardize(int feature, double value) => StdDevs[feature] > 0 ? (value - Means[feature]) / StdDevs[feature] : 0;
+        public double Standardize(int feature, double value) => Standardization.Standardize(value, Means[feature], StdDevs[feature]);
     }
 
     /// <summary>A point in standardized units back in original units.</summary>

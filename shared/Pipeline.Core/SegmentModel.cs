@@ -32,8 +32,10 @@ public sealed record SegmentModel(
 /// <summary>Per-feature mean and standard deviation of the training rows.</summary>
 public sealed record Standardization(IReadOnlyList<double> Means, IReadOnlyList<double> StdDevs)
 {
-    public double Standardize(int feature, double value) =>
-        StdDevs[feature] > 0 ? (value - Means[feature]) / StdDevs[feature] : 0;
+    public double Standardize(int feature, double value) => Standardize(value, Means[feature], StdDevs[feature]);
+
+    /// <summary>A value in standard deviations from the mean; 0 for a constant feature (no deviation).</summary>
+    public static double Standardize(double value, double mean, double stdDev) => stdDev > 0 ? (value - mean) / stdDev : 0;
 }
 
 /// <summary>

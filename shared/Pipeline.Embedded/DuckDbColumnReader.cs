@@ -88,7 +88,7 @@ public static unsafe class DuckDbColumnReader
                         Copy(new ReadOnlySpan<double>(data, count), values, target.Start + rows * target.Stride, target.Stride);
                         if (target.NullAsNaN && validity is not null)
                             for (var row = 0; row < count; row++)
-                                if ((validity[row / 64] >> (row % 64) & 1) == 0) values[target.Start + (rows + row) * target.Stride] = double.NaN;
+                                if (!IsValid(validity, row)) values[target.Start + (rows + row) * target.Stride] = double.NaN;
                         break;
                     case bool[] values: // DuckDB's BOOLEAN is one byte, 0 or 1, as a .NET bool
                         Copy(new ReadOnlySpan<bool>(data, count), values, target.Start + rows * target.Stride, target.Stride);
@@ -114,7 +114,10 @@ public static unsafe class DuckDbColumnReader
     {
         if (validity is null) return;
         for (var row = 0; row < count; row++)
-            if ((validity[row / 64] >> (row % 64) & 1) == 0)
+            if (!IsValid(validity, row))
                 throw new InvalidDataException($"a null in column {column} at row {row} of a chunk");
     }
+
+    /// <summary>Whether a row holds a value (is not null) by a vector's validity mask, which must not be null itself.</summary>
+    private static bool IsValid(ulong* validity, int row) => (validity[row / 64] >> (row % 64) & 1) != 0;
 }

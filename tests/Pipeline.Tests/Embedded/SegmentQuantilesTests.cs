@@ -43,14 +43,7 @@ public sealed class SegmentQuantilesTests : IDisposable
     {
         var quartiles = SegmentQuantiles.Read(_connection, "predictions", Features.All, [0.25, 0.5, 0.75]);
 
-        var expected = Rows($"""
-            SELECT CASE WHEN grouping(centroid_id) = 1 THEN 0 ELSE centroid_id END,
-                   {string.Join(", ", Features.All.Select(f => $"quantile_cont(CAST({f} AS DOUBLE), [0.25, 0.5, 0.75])"))}
-            FROM predictions
-            GROUP BY GROUPING SETS ((centroid_id), ())
-            """, r => (Id: Convert.ToInt32(r.GetValue(0), CultureInfo.InvariantCulture),
-                Values: Enumerable.Range(1, 3).Select(c => ((System.Collections.IList)r.GetValue(c)).Cast<object>()
-                    .Select(v => Convert.ToDouble(v, CultureInfo.InvariantCulture)).ToArray()).ToArray()));
+        var expected = QuantileConts();
         Assert.Equal([0, 1, 2, 3, 4, 5], quartiles.Keys.Order());
         Assert.Equal(expected.Count, quartiles.Count);
         foreach (var (id, values) in expected)
@@ -83,15 +76,7 @@ public sealed class SegmentQuantilesTests : IDisposable
 
         var quartiles = SegmentQuantiles.Read(_connection, "predictions", Features.All, [0.25, 0.5, 0.75]);
 
-        var expected = Rows($"""
-            SELECT CASE WHEN grouping(centroid_id) = 1 THEN 0 ELSE centroid_id END,
-                   {string.Join(", ", Features.All.Select(f => $"quantile_cont(CAST({f} AS DOUBLE), [0.25, 0.5, 0.75])"))}
-            FROM predictions
-            GROUP BY GROUPING SETS ((centroid_id), ())
-            HAVING count(days_since_last_order) > 0
-            """, r => (Id: Convert.ToInt32(r.GetValue(0), CultureInfo.InvariantCulture),
-                Values: Enumerable.Range(1, 3).Select(c => ((System.Collections.IList)r.GetValue(c)).Cast<object>()
-                    .Select(v => Convert.ToDouble(v, CultureInfo.InvariantCulture)).ToArray()).ToArray()));
+        var expected = QuantileConts(having: "count(days_since_last_order) > 0");
         // Segment 4 is user 7 alone: without its days it has no quartiles.
         Assert.Equal([0, 1, 2, 3, 5], quartiles.Keys.Order());
         foreach (var (id, values) in expected)
@@ -184,6 +169,20 @@ public sealed class SegmentQuantilesTests : IDisposable
         System.Numerics.BigInteger big => (long)big,
         var value => Convert.ToInt64(value, CultureInfo.InvariantCulture),
     };
+
+    /// <summary>
+    /// DuckDB's own quartiles of the three features per segment and for everyone (id 0), in the groups
+    /// <paramref name="having"/> keeps: [feature][q1, median, q3].
+    /// </summary>
+    private List<(int Id, double[][] Values)> QuantileConts(string having = "true") => Rows($"""
+        SELECT CASE WHEN grouping(centroid_id) = 1 THEN 0 ELSE centroid_id END,
+               {string.Join(", ", Features.All.Select(f => $"quantile_cont(CAST({f} AS DOUBLE), [0.25, 0.5, 0.75])"))}
+        FROM predictions
+        GROUP BY GROUPING SETS ((centroid_id), ())
+        HAVING {having}
+        """, r => (Id: Convert.ToInt32(r.GetValue(0), CultureInfo.InvariantCulture),
+            Values: Enumerable.Range(1, 3).Select(c => ((System.Collections.IList)r.GetValue(c)).Cast<object>()
+                .Select(v => Convert.ToDouble(v, CultureInfo.InvariantCulture)).ToArray()).ToArray()));
 
     private List<T> Rows<T>(string sql, Func<System.Data.Common.DbDataReader, T> row)
     {
