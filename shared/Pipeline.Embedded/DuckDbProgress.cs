@@ -25,31 +25,36 @@ public static class DuckDbProgress
         DuckDb.Execute(connection, "SET enable_progress_bar = true");
         DuckDb.Execute(connection, "SET enable_progress_bar_print = false");
         DuckDb.Execute(connection, "SET progress_bar_time = 0");
-        using var finished = new CancellationTokenSource();
-        var polling = Task.Run(async () =>
+        // A thread of its own, not the thread pool's: the statement blocks its caller, and on a process whose pool has not
+        // grown yet (a fresh function, two cores) a pooled poller could wait longer than the statement runs.
+        using var finished = new ManualResetEventSlim();
+        Exception? failure = null;
+        var polling = new Thread(() =>
         {
-            using var timer = new PeriodicTimer(PollInterval);
-            while (await timer.WaitForNextTickAsync(finished.Token))
+            try
             {
-                var percentage = connection.GetQueryProgress().Percentage;
-                if (percentage >= 0) progress.Report(report(Math.Min(100, percentage)));
+                while (!finished.Wait(PollInterval))
+                {
+                    var percentage = connection.GetQueryProgress().Percentage;
+                    if (percentage >= 0) progress.Report(report(Math.Min(100, percentage)));
+                }
             }
-        });
+            catch (Exception e)
+            {
+                failure = e;
+            }
+        }) { IsBackground = true, Name = "DuckDB progress" };
+        polling.Start();
         try
         {
             statement();
         }
         finally
         {
-            finished.Cancel();
+            finished.Set();
             // The poller must not read the connection after this returns (the caller may close it).
-            try
-            {
-                polling.Wait();
-            }
-            catch (AggregateException e) when (e.InnerExceptions.All(x => x is OperationCanceledException))
-            {
-            }
+            polling.Join();
         }
+        if (failure is not null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
     }
 }
