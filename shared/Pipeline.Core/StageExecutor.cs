@@ -89,6 +89,8 @@ public sealed class StageExecutor(RunLedger ledger, IMessagePublisher publisher,
         try
         {
             foreach (var observer in observers ?? []) await observer.StageClaimedAsync(stage, input.RunId, cancellationToken);
+            if (StageGarbage.CollectIfLarge() is { } held)
+                logger.LogDebug("Collected the garbage of earlier work ({HeldMiB} MiB on the heap) before {Stage}", held >> 20, stage);
             var result = await work(input, cancellationToken);
 
             // The gate's verdict is in the manifest before the next stage can start, so the run's end finds it.

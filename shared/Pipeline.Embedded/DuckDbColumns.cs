@@ -12,15 +12,21 @@ public static unsafe class DuckDbColumns
 {
     /// <summary>
     /// Appends the rows of <paramref name="columns"/> (equal lengths, in the table's column order) to
-    /// <paramref name="table"/>: a <c>long[]</c> to a BIGINT column, a <c>double[]</c> to a DOUBLE and a
-    /// <c>bool[]</c> to a BOOLEAN, none of them null.
+    /// <paramref name="table"/>: a <c>long[]</c> to a BIGINT column, or to an INTEGER, SMALLINT or TINYINT column
+    /// that holds each of its values (narrowed a vector at a time: a table of narrower columns takes less fresh
+    /// memory, which costs more than the copy); a <c>double[]</c> to a DOUBLE and a <c>bool[]</c> to a BOOLEAN,
+    /// none of them null.
     /// </summary>
+    /// <exception cref="OverflowException">A value does not fit its narrower column.</exception>
     public static void Append(DuckDBConnection connection, string table, params IReadOnlyList<Array> columns)
     {
         var rows = columns.Count == 0 ? 0 : columns[0].Length;
         if (columns.Any(c => c.Length != rows))
             throw new ArgumentException($"columns of different lengths: {string.Join(", ", columns.Select(c => c.Length))}", nameof(columns));
-        var types = columns.Select(c => NativeMethods.LogicalType.DuckDBCreateLogicalType(TypeOf(c))).ToArray();
+        var tableTypes = TableTypes(connection, table);
+        var stored = columns.Select((c, i) => c is long[] && i < tableTypes.Count && tableTypes[i] is DuckDBType.Integer or DuckDBType.SmallInt or DuckDBType.TinyInt
+            ? tableTypes[i] : TypeOf(c)).ToArray();
+        var types = stored.Select(NativeMethods.LogicalType.DuckDBCreateLogicalType).ToArray();
         try
         {
             Check(NativeMethods.Appender.DuckDBAppenderCreate(connection.NativeConnection, null!, table, out var appender), appender);
@@ -33,7 +39,7 @@ public static unsafe class DuckDbColumns
                     var count = Math.Min(vectorSize, rows - start);
                     NativeMethods.DataChunks.DuckDBDataChunkReset(chunk);
                     for (var c = 0; c < columns.Count; c++)
-                        Copy(columns[c], start, count, NativeMethods.Vectors.DuckDBVectorGetData(NativeMethods.DataChunks.DuckDBDataChunkGetVector(chunk, c)));
+                        Copy(columns[c], stored[c], start, count, NativeMethods.Vectors.DuckDBVectorGetData(NativeMethods.DataChunks.DuckDBDataChunkGetVector(chunk, c)));
                     NativeMethods.DataChunks.DuckDBDataChunkSetSize(chunk, (ulong)count);
                     Check(NativeMethods.Appender.DuckDBAppendDataChunk(appender, chunk), appender);
                 }
@@ -55,11 +61,54 @@ public static unsafe class DuckDbColumns
         _ => throw new ArgumentException($"no DuckDB column type for {column.GetType()}", nameof(column)),
     };
 
-    /// <summary>Rows <paramref name="start"/> to <paramref name="start"/> + <paramref name="count"/> into a vector's data.</summary>
-    private static void Copy(Array column, int start, int count, void* vector)
+    /// <summary>
+    /// The narrowest of TINYINT, SMALLINT, INTEGER and BIGINT that holds every value, as DuckDB names it: the type of a
+    /// table column that <see cref="Append"/> fills from <paramref name="values"/>.
+    /// </summary>
+    public static string NarrowestInteger(long[] values)
+    {
+        if (values.Length == 0) return "TINYINT";
+        var (min, max) = (values.Min(), values.Max()); // vectorized
+        return min >= sbyte.MinValue && max <= sbyte.MaxValue ? "TINYINT"
+            : min >= short.MinValue && max <= short.MaxValue ? "SMALLINT"
+            : min >= int.MinValue && max <= int.MaxValue ? "INTEGER"
+            : "BIGINT";
+    }
+
+    /// <summary>The table's column types, in column order.</summary>
+    private static List<DuckDBType> TableTypes(DuckDBConnection connection, string table)
+    {
+        var types = new List<DuckDBType>();
+        using var command = DuckDb.Command(connection, $"SELECT column_type FROM (DESCRIBE {table})");
+        using var reader = command.ExecuteReader();
+        while (reader.Read())
+            types.Add(reader.GetString(0) switch
+            {
+                "TINYINT" => DuckDBType.TinyInt,
+                "SMALLINT" => DuckDBType.SmallInt,
+                "INTEGER" => DuckDBType.Integer,
+                _ => DuckDBType.Invalid, // any other: the array's own type (TypeOf)
+            });
+        return types;
+    }
+
+    /// <summary>Rows <paramref name="start"/> to <paramref name="start"/> + <paramref name="count"/> into a vector's data of type <paramref name="stored"/>.</summary>
+    private static void Copy(Array column, DuckDBType stored, int start, int count, void* vector)
     {
         switch (column)
         {
+            case long[] values when stored == DuckDBType.Integer:
+                var integers = new Span<int>(vector, count);
+                for (var i = 0; i < count; i++) integers[i] = checked((int)values[start + i]);
+                break;
+            case long[] values when stored == DuckDBType.SmallInt:
+                var shorts = new Span<short>(vector, count);
+                for (var i = 0; i < count; i++) shorts[i] = checked((short)values[start + i]);
+                break;
+            case long[] values when stored == DuckDBType.TinyInt:
+                var bytes = new Span<sbyte>(vector, count);
+                for (var i = 0; i < count; i++) bytes[i] = checked((sbyte)values[start + i]);
+                break;
             case long[] values:
                 values.AsSpan(start, count).CopyTo(new Span<long>(vector, count));
                 break;

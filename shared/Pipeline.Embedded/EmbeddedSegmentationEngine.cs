@@ -97,8 +97,8 @@ public sealed class EmbeddedSegmentationEngine(
                 cancellationToken.ThrowIfCancellationRequested();
                 // The statistics' columns go back to their own types (exact: ReadStats read whole numbers or doubles).
                 var assigned = $"""
-                    (SELECT CAST(user_id AS {types["user_id"]}) AS user_id, centroid_id, distance, {SegmentNameSql(model, "centroid_id")} AS segment,
-                        {string.Join(", ", Features.All.Select(f => $"CAST({f} AS {types[f]}) AS {f}"))}, control_group AS {ControlGroupColumn}{(merged is null ? "" : MergedMovementColumns)}
+                    (SELECT CAST(user_id AS {types["user_id"]}) AS user_id, CAST(centroid_id AS BIGINT) AS centroid_id, distance, {SegmentNameSql(model, "centroid_id")} AS segment,
+                        {string.Join(", ", Features.All.Select(f => $"CAST({f} AS {types[f]}) AS {f}"))}, control_group AS {ControlGroupColumn}{(merged is null ? "" : MergedMovementCasts)}
                      FROM {AssignmentsTable})
                     """;
                 // A first run's rows, or a later run's merged in process, need neither a join nor a sort: a view, and every
@@ -132,23 +132,27 @@ public sealed class EmbeddedSegmentationEngine(
     private const string PreviousCentroidColumn = "previous_centroid_id";
     private const string SinceDaysColumn = "segment_since_days";
     private const string MergedMovementColumns = $", {PreviousCentroidColumn}, {SinceDaysColumn}";
+    private const string MergedMovementCasts = $", CAST({PreviousCentroidColumn} AS BIGINT) AS {PreviousCentroidColumn}, CAST({SinceDaysColumn} AS BIGINT) AS {SinceDaysColumn}";
 
     /// <summary>
     /// The customers with their in-process assignments and control group as a DuckDB table, handed over as whole
-    /// columns (a copy of their memory): neither the statistics' parts nor a join are read again.
+    /// columns (a copy of their memory, whole numbers narrowed): neither the statistics' parts nor a join are read again.
     /// </summary>
     /// <param name="features">The customers' features as read, before standardizing, a column each (<see cref="FeatureColumns"/>).</param>
     /// <param name="merged">The movement columns merged in process (<see cref="PreviousSegments"/>), or null.</param>
     private static void AppendAssignments(DuckDBConnection connection, long[] userIds, Array[] features,
         SegmentAssignments assignments, bool[] controlGroup, (long[] PreviousSegmentIds, long[] SinceDays)? merged)
     {
+        // Each whole-number column as the narrowest type that holds its values (DuckDbColumns narrows as it appends):
+        // the table's fresh memory costs more than the copy. The predictions cast them back to their own types.
+        static string Type(Array column) => column is long[] values ? DuckDbColumns.NarrowestInteger(values) : "DOUBLE";
         DuckDb.Execute(connection, $"""
-            CREATE TEMP TABLE {AssignmentsTable} (user_id BIGINT, centroid_id BIGINT, distance DOUBLE,
-                {string.Join(", ", Features.All.Select((f, k) => $"{f} {(features[k] is long[] ? "BIGINT" : "DOUBLE")}"))}, control_group BOOLEAN
-                {(merged is null ? "" : $", {PreviousCentroidColumn} BIGINT, {SinceDaysColumn} BIGINT")})
+            CREATE TEMP TABLE {AssignmentsTable} (user_id {Type(userIds)}, centroid_id {Type(assignments.CentroidIds)}, distance DOUBLE,
+                {string.Join(", ", Features.All.Select((f, k) => $"{f} {Type(features[k])}"))}, control_group BOOLEAN
+                {(merged is { } m ? $", {PreviousCentroidColumn} {Type(m.PreviousSegmentIds)}, {SinceDaysColumn} {Type(m.SinceDays)}" : "")})
             """);
         DuckDbColumns.Append(connection, AssignmentsTable, [userIds, assignments.CentroidIds, assignments.Distances, .. features, controlGroup,
-            .. merged is { } m ? new Array[] { m.PreviousSegmentIds, m.SinceDays } : []]);
+            .. merged is { } movement ? new Array[] { movement.PreviousSegmentIds, movement.SinceDays } : []]);
     }
 
     /// <summary>

@@ -257,4 +257,37 @@ public sealed class PredictionTests : IDisposable
         Assert.Equal(rows, i);
         Assert.Throws<ArgumentException>(() => DuckDbColumns.Append(connection, "t", ids, values[..10], flags));
     }
+
+    /// <summary>
+    /// A whole-number column appended to a narrower column of the table is narrowed value by value, exactly; a value
+    /// that does not fit fails the append instead of wrapping around.
+    /// </summary>
+    [Fact]
+    public void Whole_numbers_are_appended_to_narrower_columns_exactly()
+    {
+        const int rows = 5_000;
+        var integers = Enumerable.Range(0, rows).Select(i => i switch { 0 => (long)int.MinValue, 1 => int.MaxValue, _ => i * 7919L - 1_000_000 }).ToArray();
+        var shorts = Enumerable.Range(0, rows).Select(i => i switch { 0 => (long)short.MinValue, 1 => short.MaxValue, _ => i - 2_500L }).ToArray();
+        var tiny = Enumerable.Range(0, rows).Select(i => i switch { 0 => (long)sbyte.MinValue, 1 => sbyte.MaxValue, _ => i % 20L }).ToArray();
+        var wide = Enumerable.Range(0, rows).Select(i => i == 0 ? long.MinValue : i * 3L).ToArray();
+        Assert.Equal(["INTEGER", "SMALLINT", "TINYINT", "BIGINT"], new[] { integers, shorts, tiny, wide }.Select(DuckDbColumns.NarrowestInteger));
+        Assert.Equal("TINYINT", DuckDbColumns.NarrowestInteger([]));
+        Assert.Equal("SMALLINT", DuckDbColumns.NarrowestInteger([sbyte.MaxValue + 1L]));
+        Assert.Equal("BIGINT", DuckDbColumns.NarrowestInteger([int.MinValue - 1L]));
+        using var connection = DuckDb.Open(new EmbeddedOptions());
+        DuckDb.Execute(connection, "CREATE TABLE t (a INTEGER, b SMALLINT, c TINYINT, d BIGINT)");
+
+        DuckDbColumns.Append(connection, "t", integers, shorts, tiny, wide);
+
+        using (var command = DuckDb.Command(connection, "SELECT CAST(a AS BIGINT), CAST(b AS BIGINT), CAST(c AS BIGINT), d FROM t"))
+        using (var reader = command.ExecuteReader())
+        {
+            var i = 0;
+            for (; reader.Read(); i++)
+                Assert.Equal((integers[i], shorts[i], tiny[i], wide[i]), (reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3)));
+            Assert.Equal(rows, i);
+        }
+        DuckDb.Execute(connection, "CREATE TABLE small (c TINYINT)");
+        Assert.Throws<OverflowException>(() => DuckDbColumns.Append(connection, "small", new[] { 1L, 128L }));
+    }
 }
