@@ -177,7 +177,7 @@ public static class ParquetExport
         try
         {
             DuckDb.Execute(connection, $"COPY ({query}) TO {DuckDb.Literal(temporary)} ({format})");
-            await bucket.UploadFileAsync(objectName, temporary, contentType, cancellationToken);
+            await bucket.MoveFileInAsync(objectName, temporary, contentType, cancellationToken);
         }
         finally
         {

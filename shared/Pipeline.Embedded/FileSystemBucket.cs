@@ -69,14 +69,25 @@ public sealed class FileSystemBucket : IBucket
         }
     }
 
-    public Task UploadFileAsync(string objectName, string localPath, string contentType, CancellationToken cancellationToken)
+    public Task UploadFileAsync(string objectName, string localPath, string contentType, CancellationToken cancellationToken) =>
+        PlaceFile(objectName, localPath, move: false);
+
+    /// <summary>
+    /// Moves the file in: a rename when it is on the bucket's file system (a copy and a delete otherwise), then a
+    /// rename into place, so no reader sees half of it.
+    /// </summary>
+    public Task MoveFileInAsync(string objectName, string localPath, string contentType, CancellationToken cancellationToken) =>
+        PlaceFile(objectName, localPath, move: true);
+
+    private Task PlaceFile(string objectName, string localPath, bool move)
     {
         var path = PathOf(objectName);
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         var temporary = TemporaryPath(path);
         try
         {
-            File.Copy(localPath, temporary, overwrite: true);
+            if (move) File.Move(localPath, temporary);
+            else File.Copy(localPath, temporary, overwrite: true);
             File.Move(temporary, path, overwrite: true);
         }
         finally
