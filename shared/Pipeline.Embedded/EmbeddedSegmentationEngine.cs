@@ -46,7 +46,7 @@ public sealed class EmbeddedSegmentationEngine(
         Task.Run(async () =>
         {
             using var predicted = await PredictTableAsync(parameters, model, cancellationToken);
-            var movement = Movement(predicted.Connection, PredictionsTable, parameters, predicted.Previous, predicted.Sizes);
+            var movement = Movement(predicted.Connection, PredictionsTable, parameters, predicted.Previous, predicted.Sizes, predicted.GoneBySegment);
             var audiences = predicted.InUserOrder is { } columns
                 ? await WriteAudiencesAsync(columns, parameters, model, cancellationToken)
                 : await WriteAudiencesAsync(predicted.Connection, PredictionsTable, parameters, model, cancellationToken);
@@ -93,7 +93,8 @@ public sealed class EmbeddedSegmentationEngine(
                 var merged = previousTable is not null && inUserOrder
                     ? PreviousSegments.Merge(connection, previousTable, userIds, assignments.CentroidIds, parameters.AsOf)
                     : null;
-                AppendAssignments(connection, userIds, features, assignments, controlGroup, merged);
+                AppendAssignments(connection, userIds, features, assignments, controlGroup, merged is { } m ? (m.PreviousSegmentIds, m.SinceDays) : null);
+                predicted.GoneBySegment = merged?.GoneBySegment;
                 cancellationToken.ThrowIfCancellationRequested();
                 // The statistics' columns go back to their own types (exact: ReadStats read whole numbers or doubles).
                 var assigned = $"""
@@ -196,6 +197,8 @@ public sealed class EmbeddedSegmentationEngine(
         public IReadOnlyList<SegmentSize> Sizes { get; set; } = [];
         /// <summary>The predictions' own columns, when they are in user order (the predictions a view over them).</summary>
         public AssignedColumns? InUserOrder { get; set; }
+        /// <summary>The previous run's customers gone by their previous segment, when the movement was merged in process.</summary>
+        public IReadOnlyDictionary<long, long>? GoneBySegment { get; set; }
 
         public void Dispose()
         {
@@ -238,8 +241,10 @@ public sealed class EmbeddedSegmentationEngine(
 
     /// <param name="table">This run's predictions (a table, or a table expression over its parts).</param>
     /// <param name="previous">The previous run and its predictions as a table expression.</param>
+    /// <param name="goneBySegment">The previous run's customers absent now, by their previous segment, when the merge
+    /// in process counted them (<see cref="PreviousSegments.Merge"/>); null: an anti-join counts them.</param>
     private static SegmentMovement Movement(DuckDBConnection connection, string table, RunParameters parameters,
-        (PreviousRun Run, string Table)? previous, IReadOnlyList<SegmentSize> sizes)
+        (PreviousRun Run, string Table)? previous, IReadOnlyList<SegmentSize> sizes, IReadOnlyDictionary<long, long>? goneBySegment = null)
     {
         long newest, control;
         using (var command = DuckDb.Command(connection,
@@ -256,15 +261,18 @@ public sealed class EmbeddedSegmentationEngine(
         {
             before = new MigrationMatrix.PreviousRun(p.Run.RunId, p.Run.AsOf, SegmentSizes(connection, p.Table, null));
             // Returning and new customers by their previous segment; then last run's customers absent now.
-            using var command = DuckDb.Command(connection, $"""
-                SELECT previous_segment_id, centroid_id, count(*) FROM {table} GROUP BY ALL
-                UNION ALL
-                SELECT p.centroid_id, NULL, count(*) FROM {p.Table} AS p ANTI JOIN {table} AS c ON c.user_id = p.user_id GROUP BY ALL
-                """);
+            using var command = DuckDb.Command(connection, goneBySegment is null
+                ? $"""
+                    SELECT previous_segment_id, centroid_id, count(*) FROM {table} GROUP BY ALL
+                    UNION ALL
+                    SELECT p.centroid_id, NULL, count(*) FROM {p.Table} AS p ANTI JOIN {table} AS c ON c.user_id = p.user_id GROUP BY ALL
+                    """
+                : $"SELECT previous_segment_id, centroid_id, count(*) FROM {table} GROUP BY ALL");
             using var reader = command.ExecuteReader();
             while (reader.Read())
                 flows.Add(new MigrationFlow(reader.IsDBNull(0) ? null : Convert.ToInt32(reader.GetValue(0), CultureInfo.InvariantCulture),
                     reader.IsDBNull(1) ? null : Convert.ToInt32(reader.GetValue(1), CultureInfo.InvariantCulture), reader.GetInt64(2)));
+            flows.AddRange((goneBySegment ?? new Dictionary<long, long>()).Select(g => new MigrationFlow(checked((int)g.Key), null, g.Value)));
         }
         return new SegmentMovement(MigrationMatrix.Build(parameters.RunId, parameters.AsOf, before, sizes, flows), newest, control);
     }

@@ -14,13 +14,14 @@ public static class PreviousSegments
 
     /// <summary>
     /// Each customer's previous segment (<see cref="New"/> when new) and <c>segment_since</c> in days since
-    /// 1970-01-01 (carried over while the customer stays in the same segment, else <paramref name="asOf"/>);
-    /// null when the previous run's rows are not in strictly increasing user order (then only a join will do).
+    /// 1970-01-01 (carried over while the customer stays in the same segment, else <paramref name="asOf"/>), and
+    /// how many of the previous run's customers are gone (not among <paramref name="userIds"/>), by their previous
+    /// segment; null when the previous run's rows are not in strictly increasing user order (then only a join will do).
     /// </summary>
     /// <param name="previousSegments">A query of (user_id, centroid_id, segment_since), as the join reads it.</param>
     /// <param name="userIds">This run's customers, in user order.</param>
     /// <param name="centroidIds">Their segments, in the same order.</param>
-    public static (long[] PreviousSegmentIds, long[] SinceDays)? Merge(DuckDBConnection connection, string previousSegments,
+    public static (long[] PreviousSegmentIds, long[] SinceDays, IReadOnlyDictionary<long, long> GoneBySegment)? Merge(DuckDBConnection connection, string previousSegments,
         long[] userIds, long[] centroidIds, DateOnly asOf)
     {
         var count = DuckDb.Scalar<long>(connection, $"SELECT count(*) FROM ({previousSegments})");
@@ -36,15 +37,20 @@ public static class PreviousSegments
         long today = asOf.DayNumber - Epoch.DayNumber; // DuckDB's DATE counts days of the same proleptic Gregorian calendar
         var previousSegmentIds = new long[userIds.Length];
         var sinceDays = new long[userIds.Length];
-        var p = 0;
+        var gone = new Dictionary<long, long>();
+        var (p, matched) = (0, -1); // matched: the last previous row a customer was found at
         for (var i = 0; i < userIds.Length; i++)
         {
-            while (p < ids.Length && ids[p] < userIds[i]) p++;
+            for (; p < ids.Length && ids[p] < userIds[i]; p++)
+                if (p != matched) gone[segments[p]] = gone.GetValueOrDefault(segments[p]) + 1;
             var found = p < ids.Length && ids[p] == userIds[i];
+            if (found) matched = p;
             previousSegmentIds[i] = found ? segments[p] : New;
             sinceDays[i] = found && segments[p] == centroidIds[i] ? since[p] : today;
         }
-        return (previousSegmentIds, sinceDays);
+        for (; p < ids.Length; p++)
+            if (p != matched) gone[segments[p]] = gone.GetValueOrDefault(segments[p]) + 1;
+        return (previousSegmentIds, sinceDays, gone);
     }
 
     private static readonly DateOnly Epoch = new(1970, 1, 1);

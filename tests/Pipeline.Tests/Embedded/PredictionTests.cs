@@ -122,7 +122,11 @@ public sealed class PredictionTests : IDisposable
         await PredictAndCompareAsync(engine, ledger, connection, "first", firstAsOf, 1, 20_000, 7, null, outOfUserOrder: false);
         var firstSince = RewriteParts(connection, "first", previousParts);
         var firstSegments = $"SELECT user_id, centroid_id, {firstSince} AS segment_since FROM {Predictions("first")}";
-        Assert.Equal(previousParts != "two parts out of order", PreviousSegments.Merge(connection, firstSegments, [3, 6], [1, 1], firstAsOf) is not null);
+        var merged = PreviousSegments.Merge(connection, firstSegments, [3, 6], [1, 1], firstAsOf);
+        Assert.Equal(previousParts != "two parts out of order", merged is not null);
+        // Users 3 and 6 stay; the first run's other 19,998 customers are gone, counted by their segment.
+        if (merged is { } m)
+            Assert.Equal(DuckDb.Scalar<long>(connection, $"SELECT count(*) FROM ({firstSegments}) WHERE user_id NOT IN (3, 6)"), m.GoneBySegment.Values.Sum());
 
         var second = await PredictAndCompareAsync(engine, ledger, connection, "second", new DateOnly(2026, 1, 1), 5_001, 25_000, 11, "first",
             outOfUserOrder: false, firstSegments);
