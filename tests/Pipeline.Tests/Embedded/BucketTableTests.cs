@@ -84,8 +84,8 @@ public sealed class BucketTableTests : IDisposable
 
     /// <summary>
     /// A part written to a local file is moved in whole: the object has the file's bytes, the file is gone and no
-    /// temporary file is left. A bucket that cannot move (here Cloud Storage's stand-in, the interface's own way)
-    /// uploads the file and then deletes it.
+    /// temporary file is left. A bucket that cannot move (as Cloud Storage: the interface's own way) uploads the file
+    /// and then deletes it.
     /// </summary>
     [Fact]
     public async Task A_file_moved_in_becomes_the_whole_object_and_leaves_nothing_behind()
@@ -103,27 +103,11 @@ public sealed class BucketTableTests : IDisposable
         Assert.Equal(content, (await bucket.TryReadAsync("runs/r1/predictions/part-00000.parquet", CancellationToken.None))!.Content.ToArray());
         Assert.Equal(["part-00000.parquet"], Directory.GetFiles(Path.Combine(bucket.Root, "runs", "r1", "predictions")).Select(Path.GetFileName));
 
-        IBucket uploading = new UploadOnlyBucket(bucket);
+        IBucket uploading = new Reliability.FaultyBucket(bucket.Root, full: _ => false); // a local bucket that refuses nothing, without a move of its own
         var another = Path.Combine(_root.Path, "other.export");
         await File.WriteAllBytesAsync(another, content[..10]);
         await uploading.MoveFileInAsync("runs/r1/other.csv", another, ContentTypes.Csv, CancellationToken.None);
         Assert.False(File.Exists(another));
         Assert.Equal(content[..10], (await bucket.TryReadAsync("runs/r1/other.csv", CancellationToken.None))!.Content.ToArray());
-    }
-
-    /// <summary>A bucket with only the interface's own <see cref="IBucket.MoveFileInAsync"/>, as Cloud Storage's.</summary>
-    private sealed class UploadOnlyBucket(FileSystemBucket inner) : IBucket
-    {
-        public string Describe(string objectName) => inner.Describe(objectName);
-        public Task<BucketObject?> TryReadAsync(string objectName, CancellationToken cancellationToken) => inner.TryReadAsync(objectName, cancellationToken);
-        public Task<string> WriteAsync(string objectName, ReadOnlyMemory<byte> content, string contentType, string? ifGenerationMatch, CancellationToken cancellationToken) =>
-            inner.WriteAsync(objectName, content, contentType, ifGenerationMatch, cancellationToken);
-        public Task UploadFileAsync(string objectName, string localPath, string contentType, CancellationToken cancellationToken) =>
-            inner.UploadFileAsync(objectName, localPath, contentType, cancellationToken);
-        public Task<LocalObject> OpenLocalAsync(string objectName, CancellationToken cancellationToken) => inner.OpenLocalAsync(objectName, cancellationToken);
-        public Task<IReadOnlyList<string>> ListAsync(string prefix, CancellationToken cancellationToken) => inner.ListAsync(prefix, cancellationToken);
-        public Task DeleteAsync(string objectName, CancellationToken cancellationToken) => inner.DeleteAsync(objectName, cancellationToken);
-        public Task ComposeAsync(IReadOnlyList<string> sources, string destination, string contentType, CancellationToken cancellationToken) =>
-            inner.ComposeAsync(sources, destination, contentType, cancellationToken);
     }
 }
