@@ -1,7 +1,8 @@
 namespace Pipeline.Core;
 
 /// <summary>
-/// What earlier stages left on the managed heap, collected before a stage starts when it is much. The local runner
+/// What earlier stages left on the managed heap, collected before a stage starts when it is much (and before a step
+/// of a stage that allocates much after another one did, as the profiles after Predict's assignment). The local runner
 /// and <c>serve</c> run every stage in one process, and a stage's arrays (hundreds of megabytes at millions of
 /// customers) are garbage once it ends. Collected, their memory serves the next stage; left for the collector to find
 /// later, the next stage's arrays and DuckDB's tables take fresh pages from the system, whose first touch costs more

@@ -22,6 +22,8 @@ public sealed class DuckDbSegmentProfiler(
     public Task<ProfilesDocument> ProfileAsync(RunParameters parameters, SegmentModel model, CancellationToken cancellationToken) =>
         Task.Run(async () =>
         {
+            // The quartiles read the predictions into arrays: the prediction's own arrays, garbage now, make room first.
+            StageGarbage.CollectIfLarge();
             using var stats = await bucket.OpenLocalPartsAsync(BucketLayout.CustomerStats(parameters.RunId), cancellationToken);
             using var predictions = await bucket.OpenLocalPartsAsync(BucketLayout.Predictions(parameters.RunId), cancellationToken);
             using var connection = DuckDb.Open(options.Value);

@@ -2,8 +2,9 @@
 # The benchmark of BENCHMARKS.md: publishes the Runner in Release, then for each size and format generates
 # thelook-shaped order items with DuckDB (not with the pipeline's generator, so both sides read identical bytes),
 # runs the floor (DuckDB alone, 2 threads, the same statistics, zstd Parquet out) and the pipeline's `run` back to
-# back, then a second `run` a month later in the same bucket (the scheduled case, compared with the first), and
-# prints the table with ratios. Then the lab's size (`run` with no input: sample generation included,
+# back, then a second `run` a month later in the same bucket (the scheduled case, compared with the first), with the
+# floor measured again between and after the runs (each run's ratio is to the mean of the floors either side of it),
+# and prints the table with ratios. Then the lab's size (`run` with no input: sample generation included,
 # then again with the sample present) and the K-means comparison with Microsoft.ML.
 # Usage: tests/Pipeline.Benchmarks/run-benchmarks.sh [work-dir] [items=10000000,100000000] [formats=parquet,csv]
 # Disk: about 1.3 GB per 10 million items in CSV, 0.25 GB in Parquet.
