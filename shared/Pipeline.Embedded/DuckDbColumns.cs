@@ -1,3 +1,4 @@
+using System.Numerics;
 using DuckDB.NET.Data;
 using DuckDB.NET.Native;
 
@@ -98,16 +99,13 @@ public static unsafe class DuckDbColumns
         switch (column)
         {
             case long[] values when stored == DuckDBType.Integer:
-                var integers = new Span<int>(vector, count);
-                for (var i = 0; i < count; i++) integers[i] = checked((int)values[start + i]);
+                Narrow(values.AsSpan(start, count), new Span<int>(vector, count));
                 break;
             case long[] values when stored == DuckDBType.SmallInt:
-                var shorts = new Span<short>(vector, count);
-                for (var i = 0; i < count; i++) shorts[i] = checked((short)values[start + i]);
+                Narrow(values.AsSpan(start, count), new Span<short>(vector, count));
                 break;
             case long[] values when stored == DuckDBType.TinyInt:
-                var bytes = new Span<sbyte>(vector, count);
-                for (var i = 0; i < count; i++) bytes[i] = checked((sbyte)values[start + i]);
+                Narrow(values.AsSpan(start, count), new Span<sbyte>(vector, count));
                 break;
             case long[] values:
                 values.AsSpan(start, count).CopyTo(new Span<long>(vector, count));
@@ -119,6 +117,12 @@ public static unsafe class DuckDbColumns
                 values.AsSpan(start, count).CopyTo(new Span<bool>(vector, count));
                 break;
         }
+    }
+
+    /// <summary>Each value into a narrower integer, checked: one that does not fit throws <see cref="OverflowException"/>.</summary>
+    private static void Narrow<T>(ReadOnlySpan<long> values, Span<T> vector) where T : struct, IBinaryInteger<T>
+    {
+        for (var i = 0; i < values.Length; i++) vector[i] = T.CreateChecked(values[i]);
     }
 
     private static void Check(DuckDBState state, DuckDB.NET.Native.DuckDBAppender appender)
