@@ -110,7 +110,7 @@ public sealed class OfflineCampaignWriter : ICampaignWriter
         SegmentCatalog.BargainHunters => Format(
             $"Sell value, not discounts: bundle offers and a free-shipping threshold just above their ${r.AverageSpend:N2} average, plus clearance alerts for the categories they buy."),
         SegmentCatalog.NeedAttention => Format(
-            $"Re-engage before they slip: a limited-time offer on categories they browsed and a short survey on what would bring them back; measure response within 14 days."),
+            $"Re-engage before they slip: a limited-time offer in the categories they bought from and a short survey on what would bring them back; measure response within 14 days."),
         SegmentCatalog.AboutToSleep => Format(
             $"Wake them up: a \"we miss you\" email with popular new arrivals and a small time-boxed discount; {r.DaysSinceLastOrder:0} days since the last order is the moment."),
         SegmentCatalog.AtRisk => Format(
