@@ -1,56 +1,39 @@
-using System.Numerics;
 using DuckDB.NET.Data;
 using DuckDB.NET.Native;
 
 namespace Pipeline.Embedded;
 
 /// <summary>
-/// Appends whole C# arrays to a DuckDB table as its columns, a vector (2,048 rows) at a time, through the C API's
-/// data chunks: each column's memory is copied as it is, where DuckDB.NET's appender takes a call per value, which
-/// at millions of rows cost more than computing the values.
+/// Whole C# arrays in DuckDB queries without a copy: each array is lent as a scalar function of a row's position,
+/// <c>name(position)</c> = <c>values[position]</c>, which a query calls on the rows the array was computed from (for
+/// example a Parquet scan's <c>file_row_number</c>). DuckDB calls it a vector (2,048 rows) at a time on every thread.
 /// </summary>
-public static unsafe class DuckDbColumns
+/// <remarks>
+/// Copying millions of rows into a DuckDB table first costs more than computing them: the table's memory is fresh,
+/// and on this kind of machine every fresh page is a fault on the host too. A lent column takes no memory, and a
+/// query that never reads it never calls it.
+/// </remarks>
+public static class DuckDbColumns
 {
     /// <summary>
-    /// Appends the rows of <paramref name="columns"/> (equal lengths, in the table's column order) to
-    /// <paramref name="table"/>: a <c>long[]</c> to a BIGINT column, or to an INTEGER, SMALLINT or TINYINT column
-    /// that holds each of its values (narrowed a vector at a time: a table of narrower columns takes less fresh
-    /// memory, which costs more than the copy); a <c>double[]</c> to a DOUBLE and a <c>bool[]</c> to a BOOLEAN,
-    /// none of them null.
+    /// Registers <paramref name="name"/>(position BIGINT) on the connection, returning
+    /// <paramref name="values"/>[position] as a BIGINT (<c>long</c>), DOUBLE (<c>double</c>) or BOOLEAN (<c>bool</c>).
+    /// The array must not change while the connection may still call it. A position outside the array fails the query.
     /// </summary>
-    /// <exception cref="OverflowException">A value does not fit its narrower column.</exception>
-    public static void Append(DuckDBConnection connection, string table, params IReadOnlyList<Array> columns)
+    public static void Lend<T>(DuckDBConnection connection, string name, T[] values)
     {
-        var rows = columns.Count == 0 ? 0 : columns[0].Length;
-        if (columns.Any(c => c.Length != rows))
-            throw new ArgumentException($"columns of different lengths: {string.Join(", ", columns.Select(c => c.Length))}", nameof(columns));
-        var tableTypes = TableTypes(connection, table);
-        var stored = columns.Select((c, i) => c is long[] && i < tableTypes.Count && tableTypes[i] is DuckDBType.Integer or DuckDBType.SmallInt or DuckDBType.TinyInt
-            ? tableTypes[i] : TypeOf(c)).ToArray();
-        var types = stored.Select(NativeMethods.LogicalType.DuckDBCreateLogicalType).ToArray();
-        try
+        _ = TypeOf(values); // only the types DuckDbColumnReader reads back
+        connection.RegisterScalarFunction<long, T>(name, (readers, writer, rows) =>
         {
-            Check(NativeMethods.Appender.DuckDBAppenderCreate(connection.NativeConnection, null!, table, out var appender), appender);
-            using (appender)
-            using (var chunk = NativeMethods.DataChunks.DuckDBCreateDataChunk(types.Select(t => t.DangerousGetHandle()).ToArray(), (ulong)types.Length))
+            var positions = readers[0];
+            for (ulong row = 0; row < rows; row++)
             {
-                var vectorSize = (int)NativeMethods.Helpers.DuckDBVectorSize();
-                for (var start = 0; start < rows; start += vectorSize)
-                {
-                    var count = Math.Min(vectorSize, rows - start);
-                    NativeMethods.DataChunks.DuckDBDataChunkReset(chunk);
-                    for (var c = 0; c < columns.Count; c++)
-                        Copy(columns[c], stored[c], start, count, NativeMethods.Vectors.DuckDBVectorGetData(NativeMethods.DataChunks.DuckDBDataChunkGetVector(chunk, c)));
-                    NativeMethods.DataChunks.DuckDBDataChunkSetSize(chunk, (ulong)count);
-                    Check(NativeMethods.Appender.DuckDBAppendDataChunk(appender, chunk), appender);
-                }
-                Check(NativeMethods.Appender.DuckDBAppenderClose(appender), appender);
+                var position = positions.GetValue<long>(row);
+                if ((ulong)position >= (ulong)values.Length)
+                    throw new ArgumentOutOfRangeException(nameof(values), $"{name}({position}): the lent column has {values.Length} rows");
+                writer.WriteValue(values[position], row);
             }
-        }
-        finally
-        {
-            foreach (var type in types) type.Dispose();
-        }
+        }, new ScalarFunctionOptions { IsPureFunction = true });
     }
 
     /// <summary>The DuckDB type of a column held as this array (what <see cref="DuckDbColumnReader"/> reads into, too).</summary>
@@ -61,74 +44,4 @@ public static unsafe class DuckDbColumns
         bool[] => DuckDBType.Boolean,
         _ => throw new ArgumentException($"no DuckDB column type for {column.GetType()}", nameof(column)),
     };
-
-    /// <summary>
-    /// The narrowest of TINYINT, SMALLINT, INTEGER and BIGINT that holds every value, as DuckDB names it: the type of a
-    /// table column that <see cref="Append"/> fills from <paramref name="values"/>.
-    /// </summary>
-    public static string NarrowestInteger(long[] values)
-    {
-        if (values.Length == 0) return "TINYINT";
-        var (min, max) = (values.Min(), values.Max()); // vectorized
-        return min >= sbyte.MinValue && max <= sbyte.MaxValue ? "TINYINT"
-            : min >= short.MinValue && max <= short.MaxValue ? "SMALLINT"
-            : min >= int.MinValue && max <= int.MaxValue ? "INTEGER"
-            : "BIGINT";
-    }
-
-    /// <summary>The table's column types, in column order.</summary>
-    private static List<DuckDBType> TableTypes(DuckDBConnection connection, string table)
-    {
-        var types = new List<DuckDBType>();
-        using var command = DuckDb.Command(connection, $"SELECT column_type FROM (DESCRIBE {table})");
-        using var reader = command.ExecuteReader();
-        while (reader.Read())
-            types.Add(reader.GetString(0) switch
-            {
-                "TINYINT" => DuckDBType.TinyInt,
-                "SMALLINT" => DuckDBType.SmallInt,
-                "INTEGER" => DuckDBType.Integer,
-                _ => DuckDBType.Invalid, // any other: the array's own type (TypeOf)
-            });
-        return types;
-    }
-
-    /// <summary>Rows <paramref name="start"/> to <paramref name="start"/> + <paramref name="count"/> into a vector's data of type <paramref name="stored"/>.</summary>
-    private static void Copy(Array column, DuckDBType stored, int start, int count, void* vector)
-    {
-        switch (column)
-        {
-            case long[] values when stored == DuckDBType.Integer:
-                Narrow(values.AsSpan(start, count), new Span<int>(vector, count));
-                break;
-            case long[] values when stored == DuckDBType.SmallInt:
-                Narrow(values.AsSpan(start, count), new Span<short>(vector, count));
-                break;
-            case long[] values when stored == DuckDBType.TinyInt:
-                Narrow(values.AsSpan(start, count), new Span<sbyte>(vector, count));
-                break;
-            case long[] values:
-                values.AsSpan(start, count).CopyTo(new Span<long>(vector, count));
-                break;
-            case double[] values:
-                values.AsSpan(start, count).CopyTo(new Span<double>(vector, count));
-                break;
-            case bool[] values: // a .NET bool is one byte, 0 or 1, as DuckDB's BOOLEAN
-                values.AsSpan(start, count).CopyTo(new Span<bool>(vector, count));
-                break;
-        }
-    }
-
-    /// <summary>Each value into a narrower integer, checked: one that does not fit throws <see cref="OverflowException"/>.</summary>
-    private static void Narrow<T>(ReadOnlySpan<long> values, Span<T> vector) where T : struct, IBinaryInteger<T>
-    {
-        for (var i = 0; i < values.Length; i++) vector[i] = T.CreateChecked(values[i]);
-    }
-
-    private static void Check(DuckDBState state, DuckDB.NET.Native.DuckDBAppender appender)
-    {
-        if (state == DuckDBState.Success) return;
-        using var error = NativeMethods.Appender.DuckDBAppenderErrorData(appender);
-        throw new InvalidOperationException($"appending to DuckDB failed: {(error.IsInvalid ? "no error message" : error.Message)}");
-    }
 }

@@ -76,9 +76,9 @@ public sealed class EmbeddedSegmentationEngine(
             _progress.Report(new StageProgress(parameters.RunId, Stages.Predict, AssigningStep, 0, total, "customers"));
             var userIds = customers.UserIds;
             var types = DuckDb.ColumnTypes(connection, statsTable);
-            var features = FeatureColumns(customers, types); // as read: the values are standardized in place below
             var centroids = StandardizeAsPredictionSql(connection, types, model, customers);
             var previousTable = predicted.Previous is { } p ? PreviousSegmentsSql(connection, p.Table, p.Run.AsOf) : null;
+            var finite = false; // every distance known to be finite, without a scan of the predictions
             if (centroids is null)
             {
                 // An integer feature spread too wide to tabulate: DuckDB computes the same assignments, only slower.
@@ -87,32 +87,34 @@ public sealed class EmbeddedSegmentationEngine(
             else
             {
                 var assignments = NearestCentroids.Assign(customers.Values, centroids, model.Centroids.Select(c => (long)c.CentroidId).Order().ToList());
+                finite = Array.TrueForAll(assignments.Distances, double.IsFinite);
                 var controlGroup = ControlGroup.Of(userIds, audiences.Value.ControlGroupSalt, audiences.Value.ControlGroupShare);
                 var inUserOrder = customers.IsOrderedByUserId();
                 // A later run merges the previous run's segments in process when both sides are in user order (else null: DuckDB joins them).
                 var merged = previousTable is not null && inUserOrder
                     ? PreviousSegments.Merge(connection, previousTable, userIds, assignments.CentroidIds, parameters.AsOf)
                     : null;
-                AppendAssignments(connection, userIds, features, assignments, controlGroup, merged is { } m ? (m.PreviousSegmentIds, m.SinceDays) : null);
+                LendAssignments(connection, assignments, controlGroup, merged is { } m ? (m.PreviousSegmentIds, m.SinceDays) : null);
                 predicted.GoneBySegment = merged?.GoneBySegment;
                 cancellationToken.ThrowIfCancellationRequested();
-                // The statistics' columns go back to their own types (exact: ReadStats read whole numbers or doubles).
+                // The statistics' own rows and columns, each with what was computed for it at its position: no copy.
+                var features = string.Join(", ", Features.All);
                 var assigned = $"""
-                    (SELECT CAST(user_id AS {types["user_id"]}) AS user_id, CAST(centroid_id AS BIGINT) AS centroid_id, distance, {SegmentNameSql(model, "centroid_id")} AS segment,
-                        {string.Join(", ", Features.All.Select(f => $"CAST({f} AS {types[f]}) AS {f}"))}, control_group AS {ControlGroupColumn}{(merged is null ? "" : MergedMovementCasts)}
-                     FROM {AssignmentsTable})
+                    (SELECT user_id, centroid_id, distance, {SegmentNameSql(model, "centroid_id")} AS segment, {features}, {ControlGroupColumn}{(merged is null ? "" : MergedMovementColumns)}
+                     FROM (SELECT user_id, {features}, {LentColumnsSql(merged is not null)}
+                           FROM (SELECT user_id, {features}, {PositionSql(connection, stats)} AS position FROM {statsTable})))
                     """;
                 // A first run's rows, or a later run's merged in process, need neither a join nor a sort: a view, and every
-                // later read scans the appended columns.
+                // later read scans the statistics' parts again, which costs less than holding a copy.
                 var joined = merged is null ? previousTable : null;
                 var materialized = joined is not null || !inUserOrder;
                 DuckDb.Execute(connection, $"CREATE {(materialized ? "TEMP TABLE" : "VIEW")} {PredictionsTable} AS {MovementSql(assigned, joined, parameters.AsOf, audiences.Value, ControlGroupColumn, inUserOrder: !materialized, mergedMovement: merged is not null)}");
-                if (materialized) DuckDb.Execute(connection, $"DROP TABLE {AssignmentsTable}");
                 // Ids written as whole numbers, as DuckDB writes them in CSV.
-                else if (IsSignedUpToBigint(types["user_id"])) predicted.InUserOrder = new AssignedColumns(userIds, assignments.CentroidIds, controlGroup);
+                if (!materialized && IsSignedUpToBigint(types["user_id"])) predicted.InUserOrder = new AssignedColumns(userIds, assignments.CentroidIds, controlGroup);
             }
             var predictions = BucketLayout.Predictions(parameters.RunId);
-            DuckDbStatsBuilder.RequireFinite(connection, Stages.Predict, predictions, PredictionsTable, "distance");
+            // The scan finds the first customer whose distance is not finite, for the error.
+            if (!finite) DuckDbStatsBuilder.RequireFinite(connection, Stages.Predict, predictions, PredictionsTable, "distance");
             await ParquetExport.WriteAsync(connection, $"SELECT * FROM {PredictionsTable}", bucket, predictions, cancellationToken);
 
             var names = model.Centroids.ToDictionary(c => c.CentroidId, c => c.Segment);
@@ -128,49 +130,48 @@ public sealed class EmbeddedSegmentationEngine(
         }
     }
 
-    private const string AssignmentsTable = "assignments";
     private const string ControlGroupColumn = "in_control_group";
     private const string PreviousCentroidColumn = "previous_centroid_id";
     private const string SinceDaysColumn = "segment_since_days";
     private const string MergedMovementColumns = $", {PreviousCentroidColumn}, {SinceDaysColumn}";
-    private const string MergedMovementCasts = $", CAST({PreviousCentroidColumn} AS BIGINT) AS {PreviousCentroidColumn}, CAST({SinceDaysColumn} AS BIGINT) AS {SinceDaysColumn}";
 
     /// <summary>
-    /// The customers with their in-process assignments and control group as a DuckDB table, handed over as whole
-    /// columns (a copy of their memory, whole numbers narrowed): neither the statistics' parts nor a join are read again.
+    /// The in-process assignments, control group and merged movement lent to DuckDB as functions of a customer's
+    /// position in the statistics' parts (<see cref="DuckDbColumns.Lend"/>), named as <see cref="LentColumnsSql"/> calls them.
     /// </summary>
-    /// <param name="features">The customers' features as read, before standardizing, a column each (<see cref="FeatureColumns"/>).</param>
     /// <param name="merged">The movement columns merged in process (<see cref="PreviousSegments"/>), or null.</param>
-    private static void AppendAssignments(DuckDBConnection connection, long[] userIds, Array[] features,
-        SegmentAssignments assignments, bool[] controlGroup, (long[] PreviousSegmentIds, long[] SinceDays)? merged)
+    private static void LendAssignments(DuckDBConnection connection, SegmentAssignments assignments, bool[] controlGroup,
+        (long[] PreviousSegmentIds, long[] SinceDays)? merged)
     {
-        // Each whole-number column as the narrowest type that holds its values (DuckDbColumns narrows as it appends):
-        // the table's fresh memory costs more than the copy. The predictions cast them back to their own types.
-        static string Type(Array column) => column is long[] values ? DuckDbColumns.NarrowestInteger(values) : "DOUBLE";
-        DuckDb.Execute(connection, $"""
-            CREATE TEMP TABLE {AssignmentsTable} (user_id {Type(userIds)}, centroid_id {Type(assignments.CentroidIds)}, distance DOUBLE,
-                {string.Join(", ", Features.All.Select((f, k) => $"{f} {Type(features[k])}"))}, control_group BOOLEAN
-                {(merged is { } m ? $", {PreviousCentroidColumn} {Type(m.PreviousSegmentIds)}, {SinceDaysColumn} {Type(m.SinceDays)}" : "")})
-            """);
-        DuckDbColumns.Append(connection, AssignmentsTable, [userIds, assignments.CentroidIds, assignments.Distances, .. features, controlGroup,
-            .. merged is { } movement ? new Array[] { movement.PreviousSegmentIds, movement.SinceDays } : []]);
+        DuckDbColumns.Lend(connection, "lent_centroid_id", assignments.CentroidIds);
+        DuckDbColumns.Lend(connection, "lent_distance", assignments.Distances);
+        DuckDbColumns.Lend(connection, "lent_control_group", controlGroup);
+        if (merged is not { } movement) return;
+        DuckDbColumns.Lend(connection, "lent_previous_centroid_id", movement.PreviousSegmentIds);
+        DuckDbColumns.Lend(connection, "lent_segment_since_days", movement.SinceDays);
     }
 
+    /// <summary>The lent columns at a row's <c>position</c>, under the names the predictions' query reads.</summary>
+    private static string LentColumnsSql(bool merged) =>
+        "lent_centroid_id(position) AS centroid_id, lent_distance(position) AS distance, " +
+        $"lent_control_group(position) AS {ControlGroupColumn}" +
+        (merged ? $", lent_previous_centroid_id(position) AS {PreviousCentroidColumn}, lent_segment_since_days(position) AS {SinceDaysColumn}" : "");
+
     /// <summary>
-    /// The features as read, a column each for <see cref="AppendAssignments"/>: a whole-number feature as <c>long[]</c>,
-    /// which DuckDB takes in about half the time of a DOUBLE, the others as <c>double[]</c>.
+    /// Each row's position in the parts' order, 0 first, as <see cref="ReadStats"/> reads them: DuckDB scans a list of
+    /// files in list order and each file in row order, so it is the row's number in its file after the rows of the
+    /// files before it.
     /// </summary>
-    private static Array[] FeatureColumns(CustomerFeatures customers, IReadOnlyDictionary<string, string> types)
+    private static string PositionSql(DuckDBConnection connection, LocalParts parts)
     {
-        const int d = CustomerFeatures.Dimensions;
-        var values = customers.Values;
-        return [.. Features.All.Select((f, k) =>
+        if (parts.Paths.Count == 1) return "file_row_number";
+        var (offsets, offset) = (new List<string>(), 0L);
+        for (var file = 0; file < parts.Paths.Count; file++)
         {
-            if (!IsSignedUpToBigint(types[f])) return (Array)customers.Column(k);
-            var column = new long[customers.Count];
-            for (var i = 0; i < column.Length; i++) column[i] = (long)values[i * d + k];
-            return column;
-        })];
+            offsets.Add($"WHEN {file} THEN {offset}");
+            offset += DuckDb.Scalar<long>(connection, $"SELECT count(*) FROM read_parquet({DuckDb.Literal(parts.Paths[file])})");
+        }
+        return $"file_row_number + CASE file_index {string.Join(" ", offsets)} END";
     }
 
     /// <summary>

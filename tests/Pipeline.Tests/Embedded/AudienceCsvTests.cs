@@ -17,8 +17,13 @@ public sealed class AudienceCsvTests : IDisposable
         var centroidIds = new long[] { 1, 2, 1, 2, 4, 1, 1, 2, 2, 1, 2, 1, 2 };
         var controlGroup = new[] { false, false, true, false, true, false, false, false, true, false, false, true, false };
         using var connection = DuckDb.Open(new EmbeddedOptions());
-        DuckDb.Execute(connection, "CREATE TABLE p (user_id BIGINT, centroid_id BIGINT, control_group BOOLEAN)");
-        DuckDbColumns.Append(connection, "p", userIds, centroidIds, controlGroup);
+        DuckDbColumns.Lend(connection, "lent_user_id", userIds);
+        DuckDbColumns.Lend(connection, "lent_centroid_id", centroidIds);
+        DuckDbColumns.Lend(connection, "lent_control_group", controlGroup);
+        DuckDb.Execute(connection, $"""
+            CREATE TABLE p AS SELECT lent_user_id(range) AS user_id, lent_centroid_id(range) AS centroid_id, lent_control_group(range) AS control_group
+            FROM range({userIds.Length})
+            """);
 
         var audiences = AudienceCsv.Write(userIds, centroidIds, controlGroup, [1, 2, 3, 4]);
 

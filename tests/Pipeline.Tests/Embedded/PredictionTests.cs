@@ -236,62 +236,42 @@ public sealed class PredictionTests : IDisposable
         return ids;
     }
 
-    /// <summary>Whole columns reach DuckDB bit for bit, across vectors and a partial last one.</summary>
+    /// <summary>
+    /// Lent columns reach DuckDB bit for bit at each position, across vectors, a partial last one and in any order
+    /// the query asks for them; a position outside the array fails the query instead of reading past it.
+    /// </summary>
     [Fact]
-    public void Whole_columns_are_appended_as_they_are()
+    public void Lent_columns_are_read_as_they_are_at_each_position()
     {
         const int rows = 5_000; // two full vectors of 2,048 and a part of one
         var ids = Enumerable.Range(0, rows).Select(i => i switch { 0 => long.MinValue, 1 => long.MaxValue, _ => i * 7919L - 1_000_000 }).ToArray();
         var values = Enumerable.Range(0, rows).Select(i => i switch { 0 => -0.0, 1 => double.NaN, 2 => double.Epsilon, 3 => double.NegativeInfinity, _ => i / 3.0 }).ToArray();
         var flags = Enumerable.Range(0, rows).Select(i => i % 3 == 0).ToArray();
         using var connection = DuckDb.Open(new EmbeddedOptions());
-        DuckDb.Execute(connection, "CREATE TABLE t (id BIGINT, value DOUBLE, flag BOOLEAN)");
+        DuckDbColumns.Lend(connection, "lent_id", ids);
+        DuckDbColumns.Lend(connection, "lent_value", values);
+        DuckDbColumns.Lend(connection, "lent_flag", flags);
 
-        DuckDbColumns.Append(connection, "t", ids, values, flags);
-
-        using var command = DuckDb.Command(connection, "SELECT id, value, flag FROM t");
-        using var reader = command.ExecuteReader();
-        var i = 0;
-        for (; reader.Read(); i++)
-        {
-            Assert.Equal(ids[i], reader.GetInt64(0));
-            Assert.Equal(BitConverter.DoubleToInt64Bits(values[i]), BitConverter.DoubleToInt64Bits(reader.GetDouble(1)));
-            Assert.Equal(flags[i], reader.GetBoolean(2));
-        }
-        Assert.Equal(rows, i);
-        Assert.Throws<ArgumentException>(() => DuckDbColumns.Append(connection, "t", ids, values[..10], flags));
-    }
-
-    /// <summary>
-    /// A whole-number column appended to a narrower column of the table is narrowed value by value, exactly; a value
-    /// that does not fit fails the append instead of wrapping around.
-    /// </summary>
-    [Fact]
-    public void Whole_numbers_are_appended_to_narrower_columns_exactly()
-    {
-        const int rows = 5_000;
-        var integers = Enumerable.Range(0, rows).Select(i => i switch { 0 => (long)int.MinValue, 1 => int.MaxValue, _ => i * 7919L - 1_000_000 }).ToArray();
-        var shorts = Enumerable.Range(0, rows).Select(i => i switch { 0 => (long)short.MinValue, 1 => short.MaxValue, _ => i - 2_500L }).ToArray();
-        var tiny = Enumerable.Range(0, rows).Select(i => i switch { 0 => (long)sbyte.MinValue, 1 => sbyte.MaxValue, _ => i % 20L }).ToArray();
-        var wide = Enumerable.Range(0, rows).Select(i => i == 0 ? long.MinValue : i * 3L).ToArray();
-        Assert.Equal(["INTEGER", "SMALLINT", "TINYINT", "BIGINT"], new[] { integers, shorts, tiny, wide }.Select(DuckDbColumns.NarrowestInteger));
-        Assert.Equal("TINYINT", DuckDbColumns.NarrowestInteger([]));
-        Assert.Equal("SMALLINT", DuckDbColumns.NarrowestInteger([sbyte.MaxValue + 1L]));
-        Assert.Equal("BIGINT", DuckDbColumns.NarrowestInteger([int.MinValue - 1L]));
-        using var connection = DuckDb.Open(new EmbeddedOptions());
-        DuckDb.Execute(connection, "CREATE TABLE t (a INTEGER, b SMALLINT, c TINYINT, d BIGINT)");
-
-        DuckDbColumns.Append(connection, "t", integers, shorts, tiny, wide);
-
-        using (var command = DuckDb.Command(connection, "SELECT CAST(a AS BIGINT), CAST(b AS BIGINT), CAST(c AS BIGINT), d FROM t"))
+        // Backwards, so that a function reading by its call order instead of the position would be caught.
+        using (var command = DuckDb.Command(connection,
+            "SELECT p, lent_id(p), lent_value(p), lent_flag(p) FROM (SELECT range AS p FROM range(5000)) ORDER BY p DESC"))
         using (var reader = command.ExecuteReader())
         {
-            var i = 0;
-            for (; reader.Read(); i++)
-                Assert.Equal((integers[i], shorts[i], tiny[i], wide[i]), (reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3)));
-            Assert.Equal(rows, i);
+            var read = 0;
+            for (; reader.Read(); read++)
+            {
+                var i = (int)reader.GetInt64(0);
+                Assert.Equal(rows - 1 - read, i);
+                Assert.Equal(ids[i], reader.GetInt64(1));
+                Assert.Equal(BitConverter.DoubleToInt64Bits(values[i]), BitConverter.DoubleToInt64Bits(reader.GetDouble(2)));
+                Assert.Equal(flags[i], reader.GetBoolean(3));
+            }
+            Assert.Equal(rows, read);
         }
-        DuckDb.Execute(connection, "CREATE TABLE small (c TINYINT)");
-        Assert.Throws<OverflowException>(() => DuckDbColumns.Append(connection, "small", new[] { 1L, 128L }));
+        Assert.Equal(["BIGINT", "DOUBLE", "BOOLEAN"], new[] { "lent_id(0)", "lent_value(0)", "lent_flag(0)" }
+            .Select(call => DuckDb.Scalar<string>(connection, $"SELECT typeof({call})")));
+        var outside = Assert.ThrowsAny<Exception>(() => DuckDb.Scalar<long>(connection, $"SELECT sum(lent_id(range)) FROM range({rows + 1})"));
+        Assert.Contains("5000", outside.Message);
+        Assert.Throws<ArgumentException>(() => DuckDbColumns.Lend(connection, "lent_text", new[] { "a" }));
     }
 }
