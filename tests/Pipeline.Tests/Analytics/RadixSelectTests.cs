@@ -57,4 +57,40 @@ public class RadixSelectTests
         Assert.Equal([2.0, 4, 5], few.DaysSinceLastOrder);
         Assert.Equal([1.5, 7, 9.5], few.AverageSpend);
     }
+
+    /// <summary>
+    /// Whole-number features are counted, not selected: the same doubles as sorting them, for negatives, a single value
+    /// and a range too wide to count; a −0 or a fraction anywhere in a column sends it to the selection, which agrees.
+    /// </summary>
+    [Theory]
+    [InlineData("narrow")]
+    [InlineData("negative")]
+    [InlineData("constant")]
+    [InlineData("too wide to count")]
+    [InlineData("one fraction")]
+    [InlineData("minus zero")]
+    public void Quantiles_of_whole_numbers_are_those_of_their_sorted_values(string column)
+    {
+        var random = new Random(column.Length);
+        const int rows = 7_000;
+        double[] values = column switch
+        {
+            "narrow" => [.. Enumerable.Range(0, rows).Select(_ => (double)random.Next(0, 1_500))],
+            "negative" => [.. Enumerable.Range(0, rows).Select(_ => (double)random.Next(-40, 3))],
+            "constant" => [.. Enumerable.Repeat(1.0, rows)],
+            "too wide to count" => [.. Enumerable.Range(0, rows).Select(i => i == 0 ? 1e12 : (double)random.Next(0, 100))],
+            "one fraction" => [.. Enumerable.Range(0, rows).Select(i => i == 5 ? 2.5 : (double)random.Next(0, 10))],
+            _ => [.. Enumerable.Range(0, rows).Select(i => i % 7 == 0 ? -0.0 : (double)random.Next(0, 3))],
+        };
+        var ids = Enumerable.Range(1, rows).Select(i => (long)i).ToArray();
+        var features = ids.SelectMany((_, i) => new[] { values[i], values[rows - 1 - i], Math.Round(random.NextDouble() * 900, 2) }).ToArray();
+
+        var profile = PopulationProfile.FromFeatures(new CustomerFeatures(ids, features));
+
+        var sorted = values.Order().ThenBy(v => double.IsNegative(v) ? 0 : 1).ToArray(); // −0 before +0, as the selection orders them
+        var expected = Enumerable.Range(0, PopulationProfile.Quantiles + 1).Select(q => sorted[(int)Math.Round(q * (rows - 1.0) / PopulationProfile.Quantiles)])
+            .Select(BitConverter.DoubleToInt64Bits).ToList();
+        Assert.Equal(expected, profile.DaysSinceLastOrder.Select(BitConverter.DoubleToInt64Bits));
+        Assert.Equal(expected, profile.CountOrders.Select(BitConverter.DoubleToInt64Bits));
+    }
 }
