@@ -38,7 +38,7 @@ public static class GroupQuantiles
     }
 
     /// <summary>At most this many tallies (groups × distinct whole numbers) are counted instead of selecting.</summary>
-    private const int MaxTallies = 1 << 22;
+    internal const int MaxTallies = 1 << 22;
 
     private static double[]?[] OfColumn(long[] groups, double[] values, int slots, IReadOnlyList<double> fractions) =>
         WholeNumbers(values) is { } range && (long)range.Width * slots <= MaxTallies
@@ -46,7 +46,7 @@ public static class GroupQuantiles
             : Gathered(groups, values, slots, fractions);
 
     /// <summary>The least value and how many whole numbers reach the greatest, when every value (NaN aside) is whole; else null.</summary>
-    private static (double Least, int Width)? WholeNumbers(double[] values)
+    internal static (double Least, int Width)? WholeNumbers(double[] values)
     {
         var (least, greatest) = (double.PositiveInfinity, double.NegativeInfinity);
         foreach (var value in values)
@@ -85,7 +85,7 @@ public static class GroupQuantiles
     }
 
     /// <summary>The values at sorted <paramref name="positions"/> (ascending) of the values <paramref name="tallies"/> counts.</summary>
-    private static double[] ValuesAt(ReadOnlySpan<int> tallies, double least, List<int> positions)
+    internal static double[] ValuesAt(ReadOnlySpan<int> tallies, double least, IReadOnlyList<int> positions)
     {
         var values = new double[positions.Count];
         var (before, p) = (0L, 0);

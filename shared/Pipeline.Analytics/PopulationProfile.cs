@@ -20,7 +20,7 @@ public sealed record PopulationProfile(
         var positions = QuantilePositions(customers.Count);
         var quantiles = new double[CustomerFeatures.Dimensions][];
         Parallel.For(0, CustomerFeatures.Dimensions, f =>
-            quantiles[f] = CountedQuantiles(customers, f, positions) ?? RadixSelect.Select(customers.Column(f), positions));
+            quantiles[f] = SortedValuesAt(customers.Column(f), positions));
         return new(quantiles[0], quantiles[1], quantiles[2]);
     }
 
@@ -57,37 +57,17 @@ public sealed record PopulationProfile(
         ? [.. Enumerable.Range(0, count)]
         : [.. Enumerable.Range(0, Quantiles + 1).Select(q => (int)Math.Round((double)q * (count - 1) / Quantiles))];
 
-    /// <summary>The widest range of whole numbers whose values <see cref="CountedQuantiles"/> counts (8 MiB of counts).</summary>
-    private const long MaxCountedRange = 1 << 20;
-
     /// <summary>
-    /// The values sorting a whole-number feature (days, orders) would put at <paramref name="positions"/>, by counting
-    /// each value in two passes over the rows instead of copying and selecting them: the same doubles. Null when a
-    /// value is not a whole number (or is −0, which sorts before +0) or the range is too wide to count.
+    /// The values sorting <paramref name="column"/> would put at <paramref name="positions"/>: a whole-number feature
+    /// (days, orders) tallied and read off the running counts as <see cref="GroupQuantiles"/> does, any other selected.
     /// </summary>
-    private static double[]? CountedQuantiles(CustomerFeatures customers, int feature, int[] positions)
+    private static double[] SortedValuesAt(double[] column, int[] positions)
     {
-        const int d = CustomerFeatures.Dimensions;
-        var values = customers.Values;
-        var (min, max) = (double.PositiveInfinity, double.NegativeInfinity);
-        for (var i = feature; i < values.Length; i += d)
-        {
-            var value = values[i];
-            if (value != Math.Floor(value) || (value == 0 && double.IsNegative(value))) return null; // NaN and infinities too
-            (min, max) = (Math.Min(min, value), Math.Max(max, value));
-        }
-        if (positions.Length == 0 || max - min >= MaxCountedRange) return null;
-
-        var counts = new int[(int)(max - min) + 1];
-        for (var i = feature; i < values.Length; i += d) counts[(int)(values[i] - min)]++;
-        var selected = new double[positions.Length];
-        var (p, before) = (0, 0L);
-        for (var bucket = 0; bucket < counts.Length && p < positions.Length; bucket++)
-        {
-            before += counts[bucket];
-            for (; p < positions.Length && positions[p] < before; p++) selected[p] = min + bucket;
-        }
-        return selected;
+        if (GroupQuantiles.WholeNumbers(column) is not { } range || range.Width > GroupQuantiles.MaxTallies)
+            return RadixSelect.Select(column, positions);
+        var tallies = new int[range.Width];
+        foreach (var value in column) tallies[(int)(value - range.Least)]++;
+        return GroupQuantiles.ValuesAt(tallies, range.Least, positions);
     }
 
     private static int LowerBound(IReadOnlyList<double> sorted, double value)
