@@ -56,10 +56,10 @@ public sealed class EmbeddedSegmentationEngine(
     private const string PredictionsTable = "predictions";
 
     /// <summary>
-    /// Assigns every customer in process (<see cref="NearestCentroids"/>, with the control group), hands DuckDB the
-    /// customers and their assignments as whole columns, adds the movement columns (merged in process, see
-    /// <see cref="PreviousSegments"/>), keeps the result as the <c>predictions</c> table (a view over those columns unless
-    /// a join or a sort is needed) and writes it as the run's <c>predictions/</c>.
+    /// Assigns every customer in process (<see cref="NearestCentroids"/>, with the control group), lends DuckDB the
+    /// assignments (<see cref="LendAssignments"/>), adds the movement columns (merged in process, see
+    /// <see cref="PreviousSegments"/>), keeps the result as the <c>predictions</c> table (a view over the statistics'
+    /// parts and the lent columns unless a join or a sort is needed) and writes it as the run's <c>predictions/</c>.
     /// </summary>
     private async Task<PredictedRun> PredictTableAsync(RunParameters parameters, SegmentModel model, CancellationToken cancellationToken)
     {
