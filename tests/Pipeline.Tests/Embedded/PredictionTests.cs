@@ -29,25 +29,33 @@ public sealed class PredictionTests : IDisposable
         ],
         new ModelMetrics(1, 1, 1), 3, 20_000, 0, 42, null);
 
+    /// <param name="parts">How many parts the statistics come in (as BigQuery exports them): the lent columns find each
+    /// customer by the part and its row in it; one part is empty.</param>
     [Theory]
-    [InlineData(400)]        // integer features tabulated by DuckDB once per value
-    [InlineData(5_000_000)]  // days spread too wide to tabulate: DuckDB assigns the customers itself
-    public async Task Predictions_are_the_prediction_sqls_to_the_bit(long maxDays)
+    [InlineData(400, 1)]        // integer features tabulated by DuckDB once per value
+    [InlineData(400, 3)]
+    [InlineData(5_000_000, 1)]  // days spread too wide to tabulate: DuckDB assigns the customers itself
+    public async Task Predictions_are_the_prediction_sqls_to_the_bit(long maxDays, int parts)
     {
-        var runId = $"predict-{maxDays}";
+        var runId = $"predict-{maxDays}-{parts}";
         var parameters = new RunParameters(runId, new DateOnly(2025, 1, 1), new DateOnly(2026, 1, 1), new DateOnly(2026, 1, 1), 4,
             StatsPreset.Rfm, 42, 0.2);
         var options = Options.Create(new EmbeddedOptions { BucketDirectory = _bucketDirectory.Path });
         var bucket = new FileSystemBucket(options);
-        var stats = Path.Combine(_bucketDirectory.Path, BucketLayout.Part(BucketLayout.CustomerStats(runId), 0));
-        Directory.CreateDirectory(Path.GetDirectoryName(stats)!);
+        var statsParts = Enumerable.Range(0, parts).Select(k => Path.Combine(_bucketDirectory.Path, BucketLayout.Part(BucketLayout.CustomerStats(runId), k))).ToList();
+        Directory.CreateDirectory(Path.GetDirectoryName(statsParts[0])!);
         using var connection = DuckDb.Open(options.Value);
-        DuckDb.Execute(connection, $"""
-            COPY (SELECT i * 3 AS user_id, CAST(hash(i) % {maxDays} AS BIGINT) AS days_since_last_order,
-                    CAST(1 + hash(i * 7) % 6 AS BIGINT) AS count_orders, CAST(hash(i * 13) % 200000 AS DOUBLE) / 97.0 AS average_spend
-                  FROM range(1, 20001) t(i) ORDER BY user_id)
-            TO {DuckDb.Literal(stats)} (FORMAT parquet)
-            """);
+        // In user order across the parts: the first holds i ≤ 7,000, the second nobody, the last the rest.
+        for (var k = 0; k < parts; k++)
+            DuckDb.Execute(connection, $"""
+                COPY (SELECT i * 3 AS user_id, CAST(hash(i) % {maxDays} AS BIGINT) AS days_since_last_order,
+                        CAST(1 + hash(i * 7) % 6 AS BIGINT) AS count_orders, CAST(hash(i * 13) % 200000 AS DOUBLE) / 97.0 AS average_spend
+                      FROM range(1, 20001) t(i)
+                      WHERE {(parts == 1 ? "true" : k == 0 ? "i <= 7000" : k == parts - 1 ? "i > 7000" : "false")}
+                      ORDER BY user_id)
+                TO {DuckDb.Literal(statsParts[k])} (FORMAT parquet)
+                """);
+        var stats = $"[{string.Join(", ", statsParts.Select(DuckDb.Literal))}]";
         var model = Model(runId);
         var engine = new EmbeddedSegmentationEngine(options, Options.Create(new AudienceOptions()), bucket,
             new RunLedger(bucket, TimeProvider.System), NullLogger<EmbeddedSegmentationEngine>.Instance);
@@ -55,10 +63,12 @@ public sealed class PredictionTests : IDisposable
         var outcome = await engine.PredictAllAsync(parameters, model, CancellationToken.None);
 
         using var predictions = await ((IBucket)bucket).OpenLocalPartsAsync(BucketLayout.Predictions(runId), CancellationToken.None);
-        var expected = EmbeddedSegmentationEngine.PredictionSql(model, $"read_parquet({DuckDb.Literal(stats)})");
+        var expected = EmbeddedSegmentationEngine.PredictionSql(model, $"read_parquet({stats})");
         Assert.Equal(0L, DuckDb.Scalar<long>(connection, $"""
             SELECT count(*) FROM {DuckDb.ReadParquet(predictions)} AS p FULL JOIN ({expected}) AS q USING (user_id)
             WHERE p.centroid_id IS DISTINCT FROM q.centroid_id OR p.distance IS DISTINCT FROM q.distance OR p.segment IS DISTINCT FROM q.segment
+               OR p.days_since_last_order IS DISTINCT FROM q.days_since_last_order OR p.count_orders IS DISTINCT FROM q.count_orders
+               OR p.average_spend IS DISTINCT FROM q.average_spend
             """));
         Assert.Equal(20_000L, outcome.Sizes.Sum(s => s.Customers));
         foreach (var size in outcome.Sizes)
@@ -66,7 +76,7 @@ public sealed class PredictionTests : IDisposable
         var control = Enumerable.Range(1, 20_000).Count(i => ControlGroup.Contains(i * 3L, new AudienceOptions().ControlGroupSalt, new AudienceOptions().ControlGroupShare));
         Assert.Equal(control, outcome.Movement.ControlGroup);
         Assert.Equal(20_000L - control, outcome.Audiences.Sum(a => a.Customers));
-        Assert.Equal(DuckDb.Scalar<long>(connection, $"SELECT min(days_since_last_order) FROM read_parquet({DuckDb.Literal(stats)})"),
+        Assert.Equal(DuckDb.Scalar<long>(connection, $"SELECT min(days_since_last_order) FROM read_parquet({stats})"),
             outcome.Movement.NewestOrderDays);
     }
 
