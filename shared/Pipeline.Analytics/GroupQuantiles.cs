@@ -38,7 +38,7 @@ public static class GroupQuantiles
     }
 
     /// <summary>At most this many tallies (groups × distinct whole numbers) are counted instead of selecting.</summary>
-    internal const int MaxTallies = 1 << 22;
+    private const int MaxTallies = 1 << 22;
 
     private static double[]?[] OfColumn(long[] groups, double[] values, int slots, IReadOnlyList<double> fractions) =>
         WholeNumbers(values) is { } range && (long)range.Width * slots <= MaxTallies

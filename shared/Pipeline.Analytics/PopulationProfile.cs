@@ -63,7 +63,8 @@ public sealed record PopulationProfile(
     /// </summary>
     private static double[] SortedValuesAt(double[] column, int[] positions)
     {
-        if (GroupQuantiles.WholeNumbers(column) is not { } range || range.Width > GroupQuantiles.MaxTallies)
+        // WholeNumbers leaves out a range too wide to tally.
+        if (GroupQuantiles.WholeNumbers(column) is not { } range)
             return RadixSelect.Select(column, positions);
         var tallies = new int[range.Width];
         foreach (var value in column) tallies[(int)(value - range.Least)]++;
