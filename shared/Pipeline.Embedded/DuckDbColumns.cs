@@ -22,7 +22,7 @@ public static class DuckDbColumns
     /// </summary>
     public static void Lend<T>(DuckDBConnection connection, string name, T[] values)
     {
-        _ = TypeOf(values); // only the types DuckDbColumnReader reads back
+        _ = TypeOf(values); // refuses any array but long[], double[] and bool[] before DuckDB would
         connection.RegisterScalarFunction<long, T>(name, (readers, writer, rows) =>
         {
             var positions = readers[0];

@@ -94,14 +94,14 @@ public sealed class EmbeddedSegmentationEngine(
                 var merged = previousTable is not null && inUserOrder
                     ? PreviousSegments.Merge(connection, previousTable, userIds, assignments.CentroidIds, parameters.AsOf)
                     : null;
-                LendAssignments(connection, assignments, controlGroup, merged is { } m ? (m.PreviousSegmentIds, m.SinceDays) : null);
+                var lent = LendAssignments(connection, assignments, controlGroup, merged is { } m ? (m.PreviousSegmentIds, m.SinceDays) : null);
                 predicted.GoneBySegment = merged?.GoneBySegment;
                 cancellationToken.ThrowIfCancellationRequested();
                 // The statistics' own rows and columns, each with what was computed for it at its position: no copy.
                 var features = string.Join(", ", Features.All);
                 var assigned = $"""
                     (SELECT user_id, centroid_id, distance, {SegmentNameSql(model, "centroid_id")} AS segment, {features}, {ControlGroupColumn}{(merged is null ? "" : MergedMovementColumns)}
-                     FROM (SELECT user_id, {features}, {LentColumnsSql(merged is not null)}
+                     FROM (SELECT user_id, {features}, {lent}
                            FROM (SELECT user_id, {features}, {PositionSql(connection, stats)} AS position FROM {statsTable})))
                     """;
                 // A first run's rows, or a later run's merged in process, need neither a join nor a sort: a view, and every
@@ -137,25 +137,29 @@ public sealed class EmbeddedSegmentationEngine(
 
     /// <summary>
     /// The in-process assignments, control group and merged movement lent to DuckDB as functions of a customer's
-    /// position in the statistics' parts (<see cref="DuckDbColumns.Lend"/>), named as <see cref="LentColumnsSql"/> calls them.
+    /// position in the statistics' parts (<see cref="DuckDbColumns.Lend"/>); returns the select list that reads them
+    /// at a row's <c>position</c>, under the predictions' column names.
     /// </summary>
     /// <param name="merged">The movement columns merged in process (<see cref="PreviousSegments"/>), or null.</param>
-    private static void LendAssignments(DuckDBConnection connection, SegmentAssignments assignments, bool[] controlGroup,
+    private static string LendAssignments(DuckDBConnection connection, SegmentAssignments assignments, bool[] controlGroup,
         (long[] PreviousSegmentIds, long[] SinceDays)? merged)
     {
-        DuckDbColumns.Lend(connection, "lent_centroid_id", assignments.CentroidIds);
-        DuckDbColumns.Lend(connection, "lent_distance", assignments.Distances);
-        DuckDbColumns.Lend(connection, "lent_control_group", controlGroup);
-        if (merged is not { } movement) return;
-        DuckDbColumns.Lend(connection, "lent_previous_centroid_id", movement.PreviousSegmentIds);
-        DuckDbColumns.Lend(connection, "lent_segment_since_days", movement.SinceDays);
+        var columns = new List<string>();
+        void Lend<T>(string column, T[] values)
+        {
+            DuckDbColumns.Lend(connection, $"lent_{column}", values);
+            columns.Add($"lent_{column}(position) AS {column}");
+        }
+        Lend("centroid_id", assignments.CentroidIds);
+        Lend("distance", assignments.Distances);
+        Lend(ControlGroupColumn, controlGroup);
+        if (merged is { } movement)
+        {
+            Lend(PreviousCentroidColumn, movement.PreviousSegmentIds);
+            Lend(SinceDaysColumn, movement.SinceDays);
+        }
+        return string.Join(", ", columns);
     }
-
-    /// <summary>The lent columns at a row's <c>position</c>, under the names the predictions' query reads.</summary>
-    private static string LentColumnsSql(bool merged) =>
-        "lent_centroid_id(position) AS centroid_id, lent_distance(position) AS distance, " +
-        $"lent_control_group(position) AS {ControlGroupColumn}" +
-        (merged ? $", lent_previous_centroid_id(position) AS {PreviousCentroidColumn}, lent_segment_since_days(position) AS {SinceDaysColumn}" : "");
 
     /// <summary>
     /// Each row's position in the parts' order, 0 first, as <see cref="ReadStats"/> reads them: DuckDB scans a list of
