@@ -113,6 +113,9 @@ public sealed class OfflineCampaignWriter : ICampaignWriter
             $"Re-engage before they slip: a limited-time offer in the categories they bought from and a short survey on what would bring them back; measure response within 14 days."),
         SegmentCatalog.AboutToSleep => Format(
             $"Wake them up: a \"we miss you\" email with popular new arrivals and a small time-boxed discount; {r.DaysSinceLastOrder:0} days since the last order is the moment."),
+        // At Risk is named for recency and value; customers of about one order each are no "regulars".
+        SegmentCatalog.AtRisk when r.CountOrders < RepeatOrders => Format(
+            $"Win back before they forget the store: a personalised reactivation offer built on what they bought, sent by email and paid social retargeting, before the {r.DaysSinceLastOrder:0}-day gap grows."),
         SegmentCatalog.AtRisk => Format(
             $"Win back valuable regulars: a personalised reactivation offer referencing past favourites, sent by email and paid social retargeting, before the {r.DaysSinceLastOrder:0}-day gap grows."),
         SegmentCatalog.CantLoseThem => Format(

@@ -30,4 +30,19 @@ public sealed class OfflinePersonaTests
         Assert.Contains($"frequency {score}/5", persona);
         Assert.Contains($", {words}, ", persona);
     }
+
+    /// <summary>An At Risk segment of one-time buyers is not called regulars in its next step; one of repeat buyers is.</summary>
+    [Theory]
+    [InlineData(1.0, false)]
+    [InlineData(1.49, false)]
+    [InlineData(2.3, true)]
+    public void At_risk_next_step_calls_only_repeat_buyers_regulars(double countOrders, bool regulars)
+    {
+        var row = new CentroidSummaryRow(5, SegmentCatalog.AtRisk, 60.21, countOrders, 273, 10_588, 0.36, new RfmScore(2, 3, 3));
+
+        var step = OfflineCampaignWriter.Write(new CampaignRequest("run-1", [row], "prompt")).Segments.Single().NextMarketingStep;
+
+        Assert.Equal(regulars, step.Contains("regulars", StringComparison.Ordinal));
+        Assert.Contains("273-day gap", step);
+    }
 }
