@@ -21,16 +21,30 @@ public static class SegmentQuantiles
     /// values): [column][fraction].
     /// </summary>
     public static Dictionary<int, double[][]> Read(DuckDBConnection connection, string table, IReadOnlyList<string> columns,
-        IReadOnlyList<double> fractions)
+        IReadOnlyList<double> fractions) =>
+        ReadColumns(connection, table, columns).Quantiles(fractions);
+
+    /// <summary>
+    /// Each row's <c>centroid_id</c> and <paramref name="columns"/> as DOUBLE (a null as NaN), in one scan of
+    /// <paramref name="table"/>: what the quantiles select from, and what else a caller sums from the same arrays.
+    /// </summary>
+    public static SegmentColumns ReadColumns(DuckDBConnection connection, string table, IReadOnlyList<string> columns)
     {
         var rows = DuckDb.Scalar<long>(connection, $"SELECT count(*) FROM {table}");
         var centroidIds = new long[rows];
         var values = columns.Select(_ => new double[rows]).ToArray();
-        // A null is read as NaN, which GroupQuantiles leaves out of its column (the columns read here are finite).
         DuckDbColumnReader.Read(connection, $"""
             SELECT CAST(centroid_id AS BIGINT), {string.Join(", ", columns.Select(c => $"CAST({c} AS DOUBLE)"))}
             FROM {table}
             """, [new(centroidIds), .. values.Select(v => new DuckDbColumnReader.Target(v, NullAsNaN: true))]);
-        return GroupQuantiles.Of(centroidIds, values, fractions);
+        return new SegmentColumns(centroidIds, values);
     }
+}
+
+/// <summary>Every row's centroid id and the values of some columns (<see cref="SegmentQuantiles.ReadColumns"/>; NaN: null).</summary>
+public sealed record SegmentColumns(long[] CentroidIds, double[][] Values)
+{
+    /// <summary>The quantiles of each column by centroid id, as <see cref="SegmentQuantiles.Read"/> gives them.</summary>
+    // A NaN is left out of its column by GroupQuantiles, as quantile_cont leaves out a null.
+    public Dictionary<int, double[][]> Quantiles(IReadOnlyList<double> fractions) => GroupQuantiles.Of(CentroidIds, Values, fractions);
 }

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.InteropServices;
 using System.Text.RegularExpressions;
 using DuckDB.NET.Data;
 using Pipeline.Campaigns;
@@ -100,34 +101,60 @@ public sealed partial class RunReportReader(IBucket bucket, RunLedger ledger)
 
     /// <summary>
     /// The whole population's figures (<see cref="SegmentFigures.CentroidId"/> 0; null when there is no customer) and
-    /// each segment's, by id: the sums in one pass over the predictions, the medians by <see cref="SegmentQuantiles"/>.
+    /// each segment's, by id: the counts, sums and medians from one read of the predictions' features into arrays
+    /// (<see cref="SegmentQuantiles.ReadColumns"/>), the segments' names from a second scan of two small columns.
     /// </summary>
-    private static (SegmentFigures? Population, List<SegmentFigures> Segments) ReadFigures(DuckDBConnection connection, string table)
+    internal static (SegmentFigures? Population, List<SegmentFigures> Segments) ReadFigures(DuckDBConnection connection, string table)
     {
-        var medians = SegmentQuantiles.Read(connection, table, Features.All, [0.5]);
-        using var command = DuckDb.Command(connection, $"""
-            SELECT grouping(centroid_id) = 1, centroid_id, any_value(segment), count(*),
-                   sum(count_orders * average_spend)::DOUBLE, sum(count_orders)::DOUBLE
-            FROM {table}
-            GROUP BY GROUPING SETS ((centroid_id), ())
-            HAVING count(*) > 0
-            ORDER BY grouping(centroid_id) DESC, centroid_id
-            """);
-        using var reader = command.ExecuteReader();
-        SegmentFigures? population = null;
-        var segments = new List<SegmentFigures>();
-        while (reader.Read())
+        var columns = SegmentQuantiles.ReadColumns(connection, table, Features.All);
+        var medians = columns.Quantiles([0.5]);
+        var names = new Dictionary<long, string>();
+        using (var command = DuckDb.Command(connection, $"SELECT CAST(centroid_id AS BIGINT), any_value(segment) FROM {table} GROUP BY centroid_id"))
+        using (var reader = command.ExecuteReader())
+            while (reader.Read()) names[reader.GetInt64(0)] = reader.GetString(1);
+
+        // Revenue is orders × average spend summed, orders summed: as SQL's SUM, a null (NaN) is left out, and a sum of nothing is null (NaN).
+        var (orders, spend) = (columns.Values[1], columns.Values[2]);
+        var totals = new Dictionary<long, Totals>();
+        var everyone = new Totals();
+        for (var i = 0; i < columns.CentroidIds.Length; i++)
         {
-            var everyone = reader.GetBoolean(0);
-            var id = everyone ? 0 : Convert.ToInt32(reader.GetValue(1), CultureInfo.InvariantCulture);
+            ref var segment = ref CollectionsMarshal.GetValueRefOrAddDefault(totals, columns.CentroidIds[i], out _);
+            segment.Add(orders[i], spend[i]);
+            everyone.Add(orders[i], spend[i]);
+        }
+
+        SegmentFigures Figures(int id, string name, Totals sums)
+        {
             var median = medians.GetValueOrDefault(id);
             double Median(int feature) => median is null ? double.NaN : median[feature][0];
-            var figures = new SegmentFigures(id, everyone ? "All customers" : reader.GetString(2), reader.GetInt64(3),
-                Number(reader, 4), Number(reader, 5), Median(0), Median(1), Median(2));
-            if (everyone) population = figures;
-            else segments.Add(figures);
+            return new SegmentFigures(id, name, sums.Customers, sums.Revenue, sums.Orders, Median(0), Median(1), Median(2));
         }
+        var population = everyone.Customers > 0 ? Figures(0, "All customers", everyone) : null;
+        var segments = totals.OrderBy(t => t.Key)
+            .Select(t => Figures(checked((int)t.Key), names[t.Key], t.Value))
+            .ToList();
         return (population, segments);
+    }
+
+    /// <summary>A group's customers and its sums, each NaN while nothing is added to it (SQL's SUM of nothing is null).</summary>
+    private struct Totals
+    {
+        private double _revenue, _orders;
+        private bool _anyRevenue, _anyOrders;
+
+        public long Customers { get; private set; }
+        public readonly double Revenue => _anyRevenue ? _revenue : double.NaN;
+        public readonly double Orders => _anyOrders ? _orders : double.NaN;
+
+        public void Add(double orders, double spend)
+        {
+            Customers++;
+            if (double.IsNaN(orders)) return;
+            (_orders, _anyOrders) = (_orders + orders, true);
+            if (double.IsNaN(spend)) return;
+            (_revenue, _anyRevenue) = (_revenue + orders * spend, true);
+        }
     }
 
     /// <summary>
