@@ -82,7 +82,7 @@ public static class AudienceCsv
     }
 
     /// <summary>The characters a long is written in: its digits, and a minus sign when negative.</summary>
-    internal static int Width(long value)
+    private static int Width(long value)
     {
         if (value < 0) return value == long.MinValue ? 20 : 1 + Width(-value);
         if (value < 10) return 1;
