@@ -46,7 +46,7 @@ public static class GroupQuantiles
             : Gathered(groups, values, slots, fractions);
 
     /// <summary>The least value and how many whole numbers reach the greatest, when every value (NaN aside) is whole; else null.</summary>
-    internal static (double Least, int Width)? WholeNumbers(double[] values)
+    private static (double Least, int Width)? WholeNumbers(double[] values)
     {
         var (least, greatest) = (double.PositiveInfinity, double.NegativeInfinity);
         foreach (var value in values)
@@ -84,8 +84,21 @@ public static class GroupQuantiles
         return quantiles;
     }
 
+    /// <summary>
+    /// The values sorting <paramref name="values"/> (one group, no NaN) would put at sorted <paramref name="positions"/>
+    /// (ascending), counted and read off the running counts as a group's are, when they are whole numbers in a range
+    /// narrow enough to count; else null (then a selection will do).
+    /// </summary>
+    internal static double[]? WholeNumbersAt(double[] values, IReadOnlyList<int> positions)
+    {
+        if (WholeNumbers(values) is not { } range) return null;
+        var tallies = new int[range.Width];
+        foreach (var value in values) tallies[(int)(value - range.Least)]++;
+        return ValuesAt(tallies, range.Least, positions);
+    }
+
     /// <summary>The values at sorted <paramref name="positions"/> (ascending) of the values <paramref name="tallies"/> counts.</summary>
-    internal static double[] ValuesAt(ReadOnlySpan<int> tallies, double least, IReadOnlyList<int> positions)
+    private static double[] ValuesAt(ReadOnlySpan<int> tallies, double least, IReadOnlyList<int> positions)
     {
         var values = new double[positions.Count];
         var (before, p) = (0L, 0);

@@ -61,15 +61,8 @@ public sealed record PopulationProfile(
     /// The values sorting <paramref name="column"/> would put at <paramref name="positions"/>: a whole-number feature
     /// (days, orders) tallied and read off the running counts as <see cref="GroupQuantiles"/> does, any other selected.
     /// </summary>
-    private static double[] SortedValuesAt(double[] column, int[] positions)
-    {
-        // WholeNumbers leaves out a range too wide to tally.
-        if (GroupQuantiles.WholeNumbers(column) is not { } range)
-            return RadixSelect.Select(column, positions);
-        var tallies = new int[range.Width];
-        foreach (var value in column) tallies[(int)(value - range.Least)]++;
-        return GroupQuantiles.ValuesAt(tallies, range.Least, positions);
-    }
+    private static double[] SortedValuesAt(double[] column, int[] positions) =>
+        GroupQuantiles.WholeNumbersAt(column, positions) ?? RadixSelect.Select(column, positions);
 
     private static int LowerBound(IReadOnlyList<double> sorted, double value)
     {
