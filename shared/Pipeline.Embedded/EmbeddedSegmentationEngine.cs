@@ -581,13 +581,13 @@ public sealed class EmbeddedSegmentationEngine(
 
     /// <summary>
     /// Whole numbers and doubles: the types whose values a DOUBLE holds exactly (a statistic's whole numbers are far
-    /// below 2^53), so the values read for the model can be written back unchanged.
+    /// below 2^53), so the values read for the model are the values the prediction SQL standardizes.
     /// </summary>
     private static bool IsExactAsDouble(string? type) => IsSignedUpToBigint(type) || type is "DOUBLE";
 
     /// <summary>
-    /// The whole-number types every value of which a <c>long</c> holds (the signed ones up to BIGINT): read, appended and
-    /// written as BIGINT without a change.
+    /// The whole-number types every value of which a <c>long</c> holds (the signed ones up to BIGINT): read as BIGINT
+    /// without a change, and written as text the way DuckDB writes them.
     /// </summary>
     private static bool IsSignedUpToBigint(string? type) => type is "BIGINT" or "INTEGER" or "SMALLINT" or "TINYINT";
 

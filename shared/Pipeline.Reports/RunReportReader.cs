@@ -114,7 +114,7 @@ public sealed partial class RunReportReader(IBucket bucket, RunLedger ledger)
             while (reader.Read()) names[reader.GetInt64(0)] = reader.GetString(1);
 
         // Revenue is orders × average spend summed, orders summed: as SQL's SUM, a null (NaN) is left out, and a sum of nothing is null (NaN).
-        var (orders, spend) = (columns.Values[1], columns.Values[2]);
+        var (orders, spend) = (columns.Values[1], columns.Values[2]); // Features.All: days, orders, spend
         var totals = new Dictionary<long, Totals>();
         var everyone = new Totals();
         for (var i = 0; i < columns.CentroidIds.Length; i++)
