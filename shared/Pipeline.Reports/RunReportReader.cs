@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Runtime.InteropServices;
 using System.Text.RegularExpressions;
 using DuckDB.NET.Data;
 using Pipeline.Campaigns;
@@ -115,12 +114,13 @@ public sealed partial class RunReportReader(IBucket bucket, RunLedger ledger)
 
         // Revenue is orders × average spend summed, orders summed: as SQL's SUM, a null (NaN) is left out, and a sum of nothing is null (NaN).
         var (orders, spend) = (columns.Values[1], columns.Values[2]); // Features.All: days, orders, spend
-        var totals = new Dictionary<long, Totals>();
+        var ids = columns.CentroidIds;
+        // By id: the medians above already refused an id outside 1 to GroupQuantiles.MaxGroup.
+        var totals = new Totals[ids.Length == 0 ? 0 : ids.Max() + 1];
         var everyone = new Totals();
-        for (var i = 0; i < columns.CentroidIds.Length; i++)
+        for (var i = 0; i < ids.Length; i++)
         {
-            ref var segment = ref CollectionsMarshal.GetValueRefOrAddDefault(totals, columns.CentroidIds[i], out _);
-            segment.Add(orders[i], spend[i]);
+            totals[ids[i]].Add(orders[i], spend[i]);
             everyone.Add(orders[i], spend[i]);
         }
 
@@ -131,8 +131,9 @@ public sealed partial class RunReportReader(IBucket bucket, RunLedger ledger)
             return new SegmentFigures(id, name, sums.Customers, sums.Revenue, sums.Orders, Median(0), Median(1), Median(2));
         }
         var population = everyone.Customers > 0 ? Figures(0, "All customers", everyone) : null;
-        var segments = totals.OrderBy(t => t.Key)
-            .Select(t => Figures(checked((int)t.Key), names[t.Key], t.Value))
+        var segments = Enumerable.Range(0, totals.Length)
+            .Where(id => totals[id].Customers > 0)
+            .Select(id => Figures(id, names[id], totals[id]))
             .ToList();
         return (population, segments);
     }
