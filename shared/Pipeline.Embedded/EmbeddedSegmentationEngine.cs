@@ -100,7 +100,7 @@ public sealed class EmbeddedSegmentationEngine(
                 // The statistics' own rows and columns, each with what was computed for it at its position: no copy.
                 var features = string.Join(", ", Features.All);
                 var assigned = $"""
-                    (SELECT user_id, centroid_id, distance, {SegmentNameSql(model, "centroid_id")} AS segment, {features}, {ControlGroupColumn}{(merged is null ? "" : MergedMovementColumns)}
+                    (SELECT user_id, centroid_id, distance, {SegmentNameEnumSql(model, "centroid_id")} AS segment, {features}, {ControlGroupColumn}{(merged is null ? "" : MergedMovementColumns)}
                      FROM (SELECT user_id, {features}, {lent}
                            FROM (SELECT user_id, {features}, {PositionSql(connection, stats)} AS position FROM {statsTable})))
                     """;
@@ -621,6 +621,14 @@ public sealed class EmbeddedSegmentationEngine(
     /// <summary>A centroid id column's segment names.</summary>
     private static string SegmentNameSql(SegmentModel model, string centroidId) =>
         $"CASE {centroidId} " + string.Join(" ", model.Centroids.OrderBy(c => c.CentroidId).Select(c => $"WHEN {c.CentroidId} THEN {DuckDb.Literal(c.Segment)}")) + " END";
+
+    /// <summary>
+    /// <see cref="SegmentNameSql"/> as an ENUM of the model's names: the Parquet writer takes each row's name from the
+    /// ENUM's index, where a VARCHAR's every name is hashed into the column's dictionary (0.15–0.2 s of writing 9.4
+    /// million predictions). The file is the same to a reader: a UTF-8 string column, dictionary-encoded.
+    /// </summary>
+    private static string SegmentNameEnumSql(SegmentModel model, string centroidId) =>
+        $"CAST({SegmentNameSql(model, centroidId)} AS ENUM({string.Join(", ", model.Centroids.Select(c => c.Segment).Distinct().Select(DuckDb.Literal))}))";
 
     private async Task<CustomerFeatures> ReadStatsAsync(string runId, CancellationToken cancellationToken)
     {

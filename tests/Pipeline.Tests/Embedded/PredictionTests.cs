@@ -202,6 +202,9 @@ public sealed class PredictionTests : IDisposable
             $"({EmbeddedSegmentationEngine.PredictionSql(model, $"read_parquet({DuckDb.Literal(stats)})")})", previous, asOf, new AudienceOptions());
         var written = Predictions(runId);
         Assert.Equal(Schema(connection, expected), Schema(connection, $"SELECT * FROM {written}"));
+        // The segment names, written from an ENUM, are a plain UTF-8 string column to any Parquet reader.
+        Assert.Equal("BYTE_ARRAY UTF8", DuckDb.Scalar<string>(connection,
+            $"SELECT DISTINCT type || ' ' || converted_type FROM parquet_schema({DuckDb.Literal(Path.Combine(_bucketDirectory.Path, BucketLayout.Predictions(runId), "*.parquet"))}) WHERE name = 'segment'"));
         Assert.Equal(0L, DuckDb.Scalar<long>(connection, $"""
             SELECT count(*) FROM ((SELECT * FROM {written} EXCEPT ALL SELECT * FROM ({expected}))
                 UNION ALL (SELECT * FROM ({expected}) EXCEPT ALL SELECT * FROM {written}))
