@@ -638,29 +638,20 @@ public sealed class EmbeddedSegmentationEngine(
     }
 
     /// <summary>
-    /// The statistics' user ids and features, in the parts' order, read a vector at a time (<see cref="DuckDbColumnReader"/>):
-    /// the ids and the first feature on this connection, the other features on a second one beside it, each stream on its own core.
+    /// The statistics' user ids and features, in the parts' order, read a vector at a time as two streams side by side
+    /// (<see cref="DuckDbColumnReader.ReadSideBySide"/>).
     /// </summary>
-    /// <param name="table">The statistics' parts (<see cref="DuckDb.ReadParquet"/>): files, which the second connection sees too.</param>
+    /// <param name="table">The statistics' parts (<see cref="DuckDb.ReadParquet"/>).</param>
     private static CustomerFeatures ReadStats(DuckDBConnection connection, string table)
     {
         const int d = CustomerFeatures.Dimensions;
         var count = DuckDb.Scalar<long>(connection, $"SELECT count(*) FROM {table}");
         var ids = new long[count];
         var values = new double[count * d];
-        // In the parts' order, by user (DuckDB keeps a scan's order): no sort needed, and both streams' rows line up.
-        // Streamed, so the chunks go straight into the arrays, never into a materialized copy of the table.
-        string Select(IEnumerable<string> columns) => $"SELECT {string.Join(", ", columns)} FROM {table}";
-        string Feature(int f) => $"CAST({Features.All[f]} AS DOUBLE)";
-        DuckDbColumnReader.Target Values(int f) => new(values, f, d);
-        using var side = connection.Duplicate(); // the same database and settings
-        side.Open();
-        var rows = new int[2];
-        Parallel.Invoke(
-            () => rows[0] = DuckDbColumnReader.Read(connection, Select(["CAST(user_id AS BIGINT)", Feature(0)]), [new(ids), Values(0)]),
-            () => rows[1] = DuckDbColumnReader.Read(side, Select(Enumerable.Range(1, d - 1).Select(Feature)), [.. Enumerable.Range(1, d - 1).Select(Values)]));
-        if (rows[0] != count || rows[1] != count)
-            throw new InvalidDataException($"the statistics changed while they were read: {count} rows, then {rows[0]} and {rows[1]}");
+        // In the parts' order, by user (DuckDB keeps a scan's order): no sort needed. Streamed, so the chunks go
+        // straight into the arrays, never into a materialized copy of the table.
+        DuckDbColumnReader.ReadSideBySide(connection, table,
+            [("CAST(user_id AS BIGINT)", new(ids)), .. Enumerable.Range(0, d).Select(f => ($"CAST({Features.All[f]} AS DOUBLE)", new DuckDbColumnReader.Target(values, f, d)))]);
         return new CustomerFeatures(ids, values);
     }
 }

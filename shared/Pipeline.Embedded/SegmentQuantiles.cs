@@ -25,18 +25,19 @@ public static class SegmentQuantiles
         ReadColumns(connection, table, columns).Quantiles(fractions);
 
     /// <summary>
-    /// Each row's <c>centroid_id</c> and <paramref name="columns"/> as DOUBLE (a null as NaN), in one scan of
-    /// <paramref name="table"/>: what the quantiles select from, and what else a caller sums from the same arrays.
+    /// Each row's <c>centroid_id</c> and <paramref name="columns"/> as DOUBLE (a null as NaN), read as two streams side
+    /// by side (<see cref="DuckDbColumnReader.ReadSideBySide"/>): what the quantiles select from, and what else a caller
+    /// sums from the same arrays.
     /// </summary>
+    /// <param name="table">A table expression every connection to the database sees: files, or a table that is not TEMP.</param>
     public static SegmentColumns ReadColumns(DuckDBConnection connection, string table, IReadOnlyList<string> columns)
     {
         var rows = DuckDb.Scalar<long>(connection, $"SELECT count(*) FROM {table}");
         var centroidIds = new long[rows];
         var values = columns.Select(_ => new double[rows]).ToArray();
-        DuckDbColumnReader.Read(connection, $"""
-            SELECT CAST(centroid_id AS BIGINT), {string.Join(", ", columns.Select(c => $"CAST({c} AS DOUBLE)"))}
-            FROM {table}
-            """, [new(centroidIds), .. values.Select(v => new DuckDbColumnReader.Target(v, NullAsNaN: true))]);
+        DuckDbColumnReader.ReadSideBySide(connection, table,
+            [("CAST(centroid_id AS BIGINT)", new(centroidIds)),
+             .. columns.Select((c, i) => ($"CAST({c} AS DOUBLE)", new DuckDbColumnReader.Target(values[i], NullAsNaN: true)))]);
         return new SegmentColumns(centroidIds, values);
     }
 }

@@ -68,4 +68,41 @@ public sealed class ColumnReaderTests : IDisposable
         Assert.Throws<ArgumentException>(() => DuckDbColumnReader.Read(connection, "SELECT range, range FROM range(3)", new DuckDbColumnReader.Target(five)));
         Assert.Throws<InvalidOperationException>(() => DuckDbColumnReader.Read(connection, "SELECT nothing FROM range(3)", new DuckDbColumnReader.Target(five)));
     }
+
+    /// <summary>
+    /// Two streams side by side line up row for row with one stream, over several files of several row groups each,
+    /// on both cores; one column alone is one stream.
+    /// </summary>
+    [Fact]
+    public void Side_by_side_streams_line_up_with_one_stream_across_files_and_row_groups()
+    {
+        const int rows = 250_000;
+        using var connection = DuckDb.Open(new EmbeddedOptions());
+        var paths = Enumerable.Range(0, 3).Select(part =>
+        {
+            var path = Path.Combine(_directory.Path, $"part-{part}.parquet");
+            DuckDb.Execute(connection, $"""
+                COPY (SELECT i AS user_id, hash(i) % 1000 AS days, 1 + i % 7 AS orders, i / 3.0 AS spend
+                      FROM range({part * rows / 3}, {(part + 1) * rows / 3}) AS t(i))
+                TO {DuckDb.Literal(path)} (FORMAT parquet, ROW_GROUP_SIZE 12345)
+                """);
+            return path;
+        }).ToList();
+        var table = $"read_parquet([{string.Join(", ", paths.Select(DuckDb.Literal))}])";
+        string[] sql = ["CAST(user_id AS BIGINT)", "CAST(days AS DOUBLE)", "CAST(orders AS DOUBLE)", "spend"];
+        var (ids, values) = (new long[rows], new double[rows * 3]);
+        DuckDbColumnReader.Read(connection, $"SELECT {string.Join(", ", sql)} FROM {table}", new(ids), new(values, 0, 3), new(values, 1, 3), new(values, 2, 3));
+
+        var (sideIds, sideValues) = (new long[rows], new double[rows * 3]);
+        var read = DuckDbColumnReader.ReadSideBySide(connection, table,
+            [(sql[0], new(sideIds)), .. Enumerable.Range(0, 3).Select(f => (sql[f + 1], new DuckDbColumnReader.Target(sideValues, f, 3)))]);
+
+        Assert.Equal(rows, read);
+        Assert.Equal(ids, sideIds);
+        Assert.Equal(values, sideValues);
+        Assert.Equal(Enumerable.Range(0, rows).Select(i => (long)i), sideIds);
+        var alone = new long[rows];
+        Assert.Equal(rows, DuckDbColumnReader.ReadSideBySide(connection, table, [(sql[0], new(alone))]));
+        Assert.Equal(ids, alone);
+    }
 }
