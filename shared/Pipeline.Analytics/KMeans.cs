@@ -169,7 +169,8 @@ public static class KMeans
                 }
             }
             Row(columns, chosen).CopyTo(centroids, c * d);
-            UpdateMinDistances(columns, centroids.AsMemory(c * d, d), minDistance, chunkTotals, initialise: false);
+            // The distances only choose the next centroid: after the last, nobody reads them (a pass over every row saved).
+            if (c < k - 1) UpdateMinDistances(columns, centroids.AsMemory(c * d, d), minDistance, chunkTotals, initialise: false);
         }
         return centroids;
     }
