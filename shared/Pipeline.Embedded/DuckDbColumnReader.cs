@@ -50,25 +50,40 @@ public static unsafe class DuckDbColumnReader
 
     /// <summary>
     /// <see cref="Read"/> of some of <paramref name="table"/>'s columns (each an expression and where it goes) as two
-    /// streams side by side: the first half of the columns on <paramref name="connection"/>, the rest on a second
-    /// connection to the same database. A stream is copied on one thread, so two take about half the time on two cores.
-    /// Both scans keep the table's order (DuckDB preserves a scan's order), so their rows line up.
+    /// streams side by side (<see cref="ReadBoth"/>): the first half of the columns and the rest. Both scans keep the
+    /// table's order (DuckDB preserves a scan's order), so their rows line up.
     /// </summary>
     /// <param name="table">A table expression every connection to the database sees: files, or a table that is not TEMP.</param>
     public static int ReadSideBySide(DuckDBConnection connection, string table, IReadOnlyList<(string Sql, Target Target)> columns)
     {
+        if (columns.Count < 2) return ReadColumns(connection, new Columns(table, columns));
         var half = (columns.Count + 1) / 2;
-        int ReadOn(DuckDBConnection on, IEnumerable<(string Sql, Target Target)> part) =>
-            Read(on, $"SELECT {string.Join(", ", part.Select(c => c.Sql))} FROM {table}", [.. part.Select(c => c.Target)]);
-        if (columns.Count < 2) return ReadOn(connection, columns);
+        var (first, second) = ReadBoth(connection, new Columns(table, [.. columns.Take(half)]), new Columns(table, [.. columns.Skip(half)]));
+        if (first != second)
+            throw new InvalidDataException($"{table} changed while it was read: {first} rows in one stream, {second} in the other");
+        return first;
+    }
+
+    /// <summary>
+    /// Two reads (<see cref="Read"/>) at once: <paramref name="first"/> on <paramref name="connection"/>, <paramref name="second"/>
+    /// on a second connection to the same database. A stream is copied on one thread, so two take about half the time
+    /// on two cores. Returns each one's rows.
+    /// </summary>
+    /// <param name="first">Its table must be one every connection to the database sees (files, or a table that is not TEMP); so must the second's.</param>
+    public static (int First, int Second) ReadBoth(DuckDBConnection connection, Columns first, Columns second)
+    {
         using var side = connection.Duplicate();
         side.Open();
         var rows = new int[2];
-        Parallel.Invoke(() => rows[0] = ReadOn(connection, columns.Take(half)), () => rows[1] = ReadOn(side, columns.Skip(half)));
-        if (rows[0] != rows[1])
-            throw new InvalidDataException($"{table} changed while it was read: {rows[0]} rows in one stream, {rows[1]} in the other");
-        return rows[0];
+        Parallel.Invoke(() => rows[0] = ReadColumns(connection, first), () => rows[1] = ReadColumns(side, second));
+        return (rows[0], rows[1]);
     }
+
+    /// <summary>Some columns of a table expression, each an expression and where its values go.</summary>
+    public readonly record struct Columns(string Table, IReadOnlyList<(string Sql, Target Target)> Select);
+
+    private static int ReadColumns(DuckDBConnection connection, Columns columns) =>
+        Read(connection, $"SELECT {string.Join(", ", columns.Select.Select(c => c.Sql))} FROM {columns.Table}", [.. columns.Select.Select(c => c.Target)]);
 
     private static void CheckTypes(ref DuckDBResult result, IReadOnlyList<Target> columns)
     {

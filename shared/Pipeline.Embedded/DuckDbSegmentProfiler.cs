@@ -28,7 +28,6 @@ public sealed class DuckDbSegmentProfiler(
             using var stats = await bucket.OpenLocalPartsAsync(BucketLayout.CustomerStats(parameters.RunId), cancellationToken);
             using var predictions = await bucket.OpenLocalPartsAsync(BucketLayout.Predictions(parameters.RunId), cancellationToken);
             using var connection = DuckDb.Open(options.Value);
-            using var side = DuckDb.Open(options.Value); // reads the predictions' and the statistics' parts beside it
             // Attaching only names the input (and a DuckDB input's users and products tables): only the catalogue
             // breakdowns read its items, so without a products table not one order item is read.
             var typedCsv = OrderItemsSource.Attach(connection, options.Value.Input);
@@ -45,23 +44,23 @@ public sealed class DuckDbSegmentProfiler(
             ProfileFacts facts;
             try
             {
-                facts = Query(connection, sql, parameters, users, products, side);
+                facts = Query(connection, sql, parameters, users, products);
             }
             catch (DuckDBException) when (typedCsv)
             {
                 // The fast typed CSV read met a value only the text read takes (BuildStats accepted the file, so it
                 // has one: e.g. timestamps in more than one accepted format). Read it as BuildStats did.
                 OrderItemsSource.AttachChecked(connection, options.Value.Input);
-                facts = Query(connection, sql, parameters, users, products, side);
+                facts = Query(connection, sql, parameters, users, products);
             }
             return ProfileAssembler.Build(parameters.RunId, model, facts, profileOptions.Value);
         }, cancellationToken);
 
-    /// <summary>Runs the profile queries on a connection that has the tables <paramref name="sql"/> names.</summary>
-    /// <param name="side">A second connection that sees the same predictions and statistics (they are files): the two are
-    /// then read side by side. Null: one after the other, on <paramref name="connection"/>.</param>
-    public static ProfileFacts Query(DuckDBConnection connection, ProfileSql sql, RunParameters parameters, string? users, string? products,
-        DuckDBConnection? side = null)
+    /// <summary>
+    /// Runs the profile queries on a connection that has the tables <paramref name="sql"/> names; the predictions and the
+    /// statistics are tables every connection to its database sees (files, or tables that are not TEMP).
+    /// </summary>
+    public static ProfileFacts Query(DuckDBConnection connection, ProfileSql sql, RunParameters parameters, string? users, string? products)
     {
         (string, object?)[] window =
         [
@@ -72,7 +71,7 @@ public sealed class DuckDbSegmentProfiler(
         SegmentColumns columns;
         if (users is null)
         {
-            var aligned = AlignedTotals(connection, sql, side);
+            var aligned = AlignedTotals(connection, sql);
             (segments, columns) = (aligned.Segments ?? Rows(connection, sql.Segments(), [], SegmentRow), aligned.Columns);
         }
         else
@@ -104,31 +103,32 @@ public sealed class DuckDbSegmentProfiler(
 
     /// <summary>
     /// The segments' totals without a join, when there is no users table: the predictions' ids, segments and features
-    /// (what the quartiles read) and the statistics' ids and sums are read into arrays, and summed by segment in row
+    /// (what the quartiles read) and the statistics' ids and sums are read into arrays side by side, each on its own core
+    /// (<see cref="DuckDbColumnReader.ReadBoth"/>; DuckDB runs a positional join on one), and summed by segment in row
     /// order when every row's two ids agree — both are in user order as the embedded backend writes them. Null totals
     /// when some row's ids differ: then only the join by id will do.
     /// </summary>
-    /// <param name="side">A second connection that sees the same tables (files, not a connection's own tables): the two
-    /// reads then run side by side, each on its own core, where DuckDB runs a positional join on one. Null: one after the other.</param>
-    private static (List<SegmentFacts>? Segments, SegmentColumns Columns) AlignedTotals(DuckDBConnection connection, ProfileSql sql, DuckDBConnection? side)
+    private static (List<SegmentFacts>? Segments, SegmentColumns Columns) AlignedTotals(DuckDBConnection connection, ProfileSql sql)
     {
-        long[] userIds = [], statsUserIds = [], items = [], orders = [];
-        double[] revenue = [];
-        SegmentColumns? columns = null;
-        void Predictions() => (userIds, columns) = ReadPredictions(connection, sql.Tables.Predictions);
-        void Statistics() => (statsUserIds, items, orders, revenue) = ReadStatsSums(side ?? connection, sql.Tables.CustomerStats);
-        if (side is null)
-        {
-            Predictions();
-            Statistics();
-        }
-        else
-        {
-            Parallel.Invoke(Predictions, Statistics);
-        }
-        if (!userIds.AsSpan().SequenceEqual(statsUserIds)) return (null, columns!);
+        var (predictions, stats) = (sql.Tables.Predictions, sql.Tables.CustomerStats);
+        var rows = DuckDb.Scalar<long>(connection, $"SELECT count(*) FROM {predictions}");
+        var statsRows = DuckDb.Scalar<long>(connection, $"SELECT count(*) FROM {stats}");
+        var userIds = new long[rows];
+        var columns = new SegmentColumns(new long[rows], [.. Features.All.Select(_ => new double[rows])]);
+        // A null adds nothing to a sum, as in SQL's SUM.
+        var (statsUserIds, items, orders, revenue) = (new long[statsRows], new long[statsRows], new long[statsRows], new double[statsRows]);
+        DuckDbColumnReader.ReadBoth(connection,
+            new(predictions, [("CAST(user_id AS BIGINT)", new(userIds)), .. SegmentQuantiles.Targets(columns, Features.All)]),
+            new(stats,
+            [
+                ("CAST(user_id AS BIGINT)", new(statsUserIds)),
+                ($"CAST(coalesce({BucketTables.ItemsCounted}, 0) AS BIGINT)", new(items)),
+                ($"CAST(coalesce({BucketTables.DistinctOrders}, 0) AS BIGINT)", new(orders)),
+                ($"CAST(coalesce({BucketTables.Revenue}, 0) AS DOUBLE)", new(revenue)),
+            ]));
+        if (!userIds.AsSpan().SequenceEqual(statsUserIds)) return (null, columns);
 
-        var ids = columns!.CentroidIds;
+        var ids = columns.CentroidIds;
         // An id no segment has: the join's totals, and the quartiles' error.
         if (ids.Length > 0 && (ids.Min() < 1 || ids.Max() > GroupQuantiles.MaxGroup)) return (null, columns);
         var slots = ids.Length == 0 ? 0 : (int)ids.Max() + 1;
@@ -142,33 +142,7 @@ public sealed class DuckDbSegmentProfiler(
             revenueSums[id] += revenue[i];
         }
         return ([.. Enumerable.Range(0, slots).Where(id => customers[id] > 0)
-            .Select(id => new SegmentFacts(id, customers[id], orderSums[id], itemSums[id], revenueSums[id], 0, 0, 0, 0, 0))], columns!);
-    }
-
-    /// <summary>The predictions' user ids, and their segments and features as <see cref="SegmentQuantiles.ReadColumns"/> reads them.</summary>
-    private static (long[] UserIds, SegmentColumns Columns) ReadPredictions(DuckDBConnection connection, string table)
-    {
-        var rows = DuckDb.Scalar<long>(connection, $"SELECT count(*) FROM {table}");
-        var (userIds, centroidIds) = (new long[rows], new long[rows]);
-        var values = Features.All.Select(_ => new double[rows]).ToArray();
-        DuckDbColumnReader.Read(connection, $"""
-            SELECT CAST(user_id AS BIGINT), CAST(centroid_id AS BIGINT), {string.Join(", ", Features.All.Select(f => $"CAST({f} AS DOUBLE)"))}
-            FROM {table}
-            """, [new(userIds), new(centroidIds), .. values.Select(v => new DuckDbColumnReader.Target(v, NullAsNaN: true))]);
-        return (userIds, new SegmentColumns(centroidIds, values));
-    }
-
-    /// <summary>The statistics' user ids and what the segments' totals add up (a null adds nothing, as in SQL's SUM).</summary>
-    private static (long[] UserIds, long[] Items, long[] Orders, double[] Revenue) ReadStatsSums(DuckDBConnection connection, string table)
-    {
-        var rows = DuckDb.Scalar<long>(connection, $"SELECT count(*) FROM {table}");
-        var (userIds, items, orders, revenue) = (new long[rows], new long[rows], new long[rows], new double[rows]);
-        DuckDbColumnReader.Read(connection, $"""
-            SELECT CAST(user_id AS BIGINT), CAST(coalesce({BucketTables.ItemsCounted}, 0) AS BIGINT),
-                   CAST(coalesce({BucketTables.DistinctOrders}, 0) AS BIGINT), CAST(coalesce({BucketTables.Revenue}, 0) AS DOUBLE)
-            FROM {table}
-            """, [new(userIds), new(items), new(orders), new(revenue)]);
-        return (userIds, items, orders, revenue);
+            .Select(id => new SegmentFacts(id, customers[id], orderSums[id], itemSums[id], revenueSums[id], 0, 0, 0, 0, 0))], columns);
     }
 
     private static SegmentFacts SegmentRow(DbDataReader r) =>

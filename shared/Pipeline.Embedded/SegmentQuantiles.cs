@@ -35,11 +35,15 @@ public static class SegmentQuantiles
         var rows = DuckDb.Scalar<long>(connection, $"SELECT count(*) FROM {table}");
         var centroidIds = new long[rows];
         var values = columns.Select(_ => new double[rows]).ToArray();
-        DuckDbColumnReader.ReadSideBySide(connection, table,
-            [("CAST(centroid_id AS BIGINT)", new(centroidIds)),
-             .. columns.Select((c, i) => ($"CAST({c} AS DOUBLE)", new DuckDbColumnReader.Target(values[i], NullAsNaN: true)))]);
-        return new SegmentColumns(centroidIds, values);
+        var read = new SegmentColumns(centroidIds, values);
+        DuckDbColumnReader.ReadSideBySide(connection, table, Targets(read, columns));
+        return read;
     }
+
+    /// <summary>Where <see cref="ReadColumns"/> reads each column to: the centroid id as BIGINT, the others as DOUBLE (a null as NaN).</summary>
+    internal static List<(string Sql, DuckDbColumnReader.Target Target)> Targets(SegmentColumns read, IReadOnlyList<string> columns) =>
+        [("CAST(centroid_id AS BIGINT)", new(read.CentroidIds)),
+         .. columns.Select((c, i) => ($"CAST({c} AS DOUBLE)", new DuckDbColumnReader.Target(read.Values[i], NullAsNaN: true)))];
 }
 
 /// <summary>Every row's centroid id and the values of some columns (<see cref="SegmentQuantiles.ReadColumns"/>; NaN: null).</summary>

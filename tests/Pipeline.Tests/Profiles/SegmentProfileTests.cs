@@ -77,8 +77,10 @@ public sealed class SegmentProfileTests
         using var connection = Planted(users, products);
         DuckDb.Execute(connection, DuckDbStatsBuilder.StatsSql(preset), ("as_of", Run(preset).AsOf.ToDateTime(TimeOnly.MinValue, DateTimeKind.Utc)),
             ("window_start", WindowStart.ToDateTime(TimeOnly.MinValue, DateTimeKind.Utc)), ("window_end", WindowEnd.ToDateTime(TimeOnly.MinValue, DateTimeKind.Utc)));
+        // BuildStats' statistics are a TEMP table; the profile reads them as the stage leaves them, where every connection sees them.
+        DuckDb.Execute(connection, "CREATE TABLE stats AS SELECT * FROM customer_stats");
         var sql = new ProfileSql(ProfileSqlDialect.DuckDb,
-            new ProfileTables("order_items", "customer_stats", "predictions", users ? "users" : null, products ? "products" : null), preset);
+            new ProfileTables("order_items", "stats", "predictions", users ? "users" : null, products ? "products" : null), preset);
         var facts = DuckDbSegmentProfiler.Query(connection, sql, Run(preset), users ? "users" : null, products ? "products" : null);
         return ProfileAssembler.Build("profile-run", Model(), facts, options);
     }
